@@ -1,0 +1,193 @@
+"""The protocols a plugin component implements.
+
+Every hook in :mod:`mia_core.hooks` returns a list of objects that satisfy one of these
+protocols.  Components are GUI-free: a tool turns pointer events in image coordinates into an
+edit of a :class:`~mia_core.document.LabelDocument`; the viewer only forwards events and draws.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, Literal, Protocol, Sequence, runtime_checkable
+
+import numpy as np
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from mia_core.document import LabelDocument
+
+Button = Literal["left", "right", "middle", "none"]
+
+
+@dataclass(frozen=True)
+class PointerEvent:
+    """A pointer event in image coordinates (x = column, y = row), as the viewer forwards it."""
+
+    x: float
+    y: float
+    button: Button = "left"
+    modifiers: frozenset[str] = frozenset()
+    wheel_delta: int = 0  # +1 / -1 notches for wheel events, 0 otherwise
+
+
+@dataclass
+class Preview:
+    """What the viewer should draw while a tool is in progress (all in image coordinates)."""
+
+    polyline: np.ndarray | None = None  # (N, 2) x, y points of the stroke or polygon so far
+    closed: bool = False
+    circle: tuple[float, float, float] | None = None  # x, y, radius of a brush cursor
+
+
+@dataclass
+class ToolContext:
+    """Everything a tool may touch: the label document and the user's current settings."""
+
+    document: "LabelDocument"
+    active_class: int = 1
+    image: np.ndarray | None = None  # the frame being labelled, for tools that look at pixels
+    settings: dict[str, Any] = field(default_factory=dict)
+
+
+@runtime_checkable
+class Tool(Protocol):
+    """A labelling tool: receives pointer events, edits the document on release.
+
+    ``modes`` lists the tool's modes (first is the default), ``mode`` is the current one.
+    ``size`` is the brush/slice size in pixels where the tool has one (else 0).
+    ``navigates`` is true for tools (drag) during which the viewer pans and zooms.
+    """
+
+    name: str
+    label: str
+    shortcut: str | None
+    icon: str | None
+    modes: tuple[str, ...]
+    mode: str
+    size: int
+    navigates: bool
+
+    def press(self, ctx: ToolContext, event: PointerEvent) -> None: ...
+
+    def move(self, ctx: ToolContext, event: PointerEvent) -> None: ...
+
+    def release(self, ctx: ToolContext, event: PointerEvent) -> None: ...
+
+    def wheel(self, ctx: ToolContext, event: PointerEvent) -> bool: ...
+
+    def preview(self) -> Preview | None: ...
+
+    def cancel(self) -> None: ...
+
+
+@runtime_checkable
+class Assistant(Protocol):
+    """A labelling assistant: takes an image crop plus hints, returns a boolean mask of the crop."""
+
+    name: str
+    label: str
+
+    def predict(self, image: np.ndarray, hints: dict[str, Any]) -> np.ndarray: ...
+
+
+@runtime_checkable
+class Backbone(Protocol):
+    """An encoder factory: ``build(in_channels, rngs)`` returns an nnx.Module whose call returns
+    feature maps keyed by stride (2, 4, 8, 16, 32)."""
+
+    name: str
+    strides: tuple[int, ...]
+
+    def build(self, in_channels: int, rngs: Any) -> Any: ...
+
+
+@runtime_checkable
+class Architecture(Protocol):
+    """A segmentation head factory: ``build(backbone, in_channels, num_classes, rngs)`` returns an
+    nnx.Module mapping (B, H, W, C) images to (B, H, W, num_classes) logits."""
+
+    name: str
+    required_strides: tuple[int, ...]
+
+    def build(self, backbone: Backbone, in_channels: int, num_classes: int, rngs: Any) -> Any: ...
+
+
+@runtime_checkable
+class Loss(Protocol):
+    """A per-batch loss: ``__call__(logits, onehot, weights) -> scalar``.
+
+    ``logits`` (B, H, W, K), ``onehot`` (B, H, W, K) float, ``weights`` (B, H, W) per-pixel weight
+    (0 = ignored pixel).
+    """
+
+    name: str
+
+    def __call__(self, logits: Any, onehot: Any, weights: Any) -> Any: ...
+
+
+@runtime_checkable
+class Metric(Protocol):
+    """A segmentation metric: ``__call__(pred, target, mask, num_classes) -> dict[str, float]``.
+
+    ``pred`` and ``target`` are integer class maps, ``mask`` marks the pixels that count.
+    The dict holds at least ``name`` (the headline value, higher is better).
+    """
+
+    name: str
+
+    def __call__(self, pred: Any, target: Any, mask: Any, num_classes: int) -> dict[str, Any]: ...
+
+
+@runtime_checkable
+class Postprocessor(Protocol):
+    """Cleans up a LabelSet (e.g. drop small objects): ``apply(labels, **options) -> LabelSet``."""
+
+    name: str
+
+    def apply(self, labels: Any, **options: Any) -> Any: ...
+
+
+@runtime_checkable
+class Exporter(Protocol):
+    """Measures labelled objects: ``measure(labels, image) -> list[dict]`` of rows for a table."""
+
+    name: str
+    label: str
+
+    def measure(self, labels: Any, image: np.ndarray | None) -> list[dict[str, Any]]: ...
+
+
+#: The hook name for each component kind, with the protocol its components must satisfy.
+COMPONENT_KINDS: dict[str, type] = {
+    "tools": Tool,
+    "assistants": Assistant,
+    "architectures": Architecture,
+    "backbones": Backbone,
+    "losses": Loss,
+    "metrics": Metric,
+    "postprocessors": Postprocessor,
+    "exporters": Exporter,
+}
+
+
+def check_component(kind: str, component: object) -> str | None:
+    """Say what is wrong with ``component`` as a ``kind`` component, or None when it is valid."""
+    proto = COMPONENT_KINDS[kind]
+    name = getattr(component, "name", None)
+    if not isinstance(name, str) or not name:
+        return f"{kind} component {component!r} has no string 'name'"
+    missing = [attr for attr in _protocol_members(proto) if not hasattr(component, attr)]
+    if missing:
+        return f"{kind} component {name!r} lacks {', '.join(sorted(missing))}"
+    return None
+
+
+def _protocol_members(proto: type) -> Sequence[str]:
+    """Attributes and methods a protocol declares (own annotations and callables)."""
+    names = set(getattr(proto, "__annotations__", {}))
+    names |= {n for n, v in vars(proto).items() if callable(v) and not n.startswith("_")}
+    if "__call__" in vars(proto):
+        names.add("__call__")
+    return sorted(names)
+
+
+Callback = Callable[..., Any]

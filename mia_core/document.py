@@ -1,0 +1,141 @@
+"""One image's (or frame's) labels being edited: every change is saved at once and can be undone."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Callable
+
+from mia_core.labels import LabelSet, Points
+from mia_core.label_store import label_path, load_labels, save_labels
+
+Listener = Callable[[LabelSet], None]
+
+
+class LabelDocument:
+    """Edits of one label file with an unlimited undo/redo history of LabelSet states.
+
+    A state is saved before it becomes current, so when a save fails (read-only folder) the
+    document keeps its previous state and the error (``LabelStoreError``) reaches the caller.
+    """
+
+    def __init__(
+        self,
+        image_path: str | os.PathLike[str],
+        shape: tuple[int, int] | None,
+        frame: int | None = None,
+        mia_format: bool = False,
+        path: str | os.PathLike[str] | None = None,
+    ) -> None:
+        self.image_path = Path(image_path)
+        self.frame = frame
+        self.path = Path(path) if path is not None else label_path(self.image_path, frame)
+        self.mia_format = mia_format
+        self.shape = shape
+        initial = load_labels(self.path).with_shape(shape)
+        self._history: list[LabelSet] = [initial]
+        self._index = 0
+        self._inner_contours = True
+        self._listeners: list[Listener] = []
+
+    # --- state -------------------------------------------------------------------------------
+    @property
+    def labels(self) -> LabelSet:
+        """The current label set."""
+        return self._history[self._index]
+
+    @property
+    def can_undo(self) -> bool:
+        """True when there is an earlier state."""
+        return self._index > 0
+
+    @property
+    def can_redo(self) -> bool:
+        """True when an undone state can be restored."""
+        return self._index < len(self._history) - 1
+
+    @property
+    def inner_contours(self) -> bool:
+        """Whether contours keep their holes; turning it off fills every hole at once."""
+        return self._inner_contours
+
+    @inner_contours.setter
+    def inner_contours(self, value: bool) -> None:
+        self._inner_contours = bool(value)
+        if not value:
+            self._commit(self.labels.fill_holes())
+
+    def subscribe(self, listener: Listener) -> None:
+        """Call ``listener(labels)`` after every change (edit, undo, redo, reset)."""
+        self._listeners.append(listener)
+
+    # --- edits -------------------------------------------------------------------------------
+    def add_polygon(self, points: Points, class_id: int) -> bool:
+        """Add a filled polygon of a class (merging with it, taking it from other classes)."""
+        return self._commit(self.labels.add_polygon(points, class_id, self._inner_contours))
+
+    def subtract_polygon(self, points: Points) -> bool:
+        """Cut a filled polygon out of every contour."""
+        return self._commit(self.labels.subtract_polygon(points))
+
+    def slice(self, polyline: Points, width: int = 2) -> bool:
+        """Cut contours along an open polyline."""
+        return self._commit(self.labels.slice(polyline, width))
+
+    def brush(self, path: Points, radius: float, class_id: int, erase: bool = False) -> bool:
+        """Paint or erase with a round brush along a path."""
+        return self._commit(self.labels.brush(path, radius, class_id, erase, self._inner_contours))
+
+    def assign_class(self, x: float, y: float, class_id: int) -> bool:
+        """Give the contour under the point a class."""
+        return self._commit(self.labels.assign_class(x, y, class_id))
+
+    def delete_at(self, x: float, y: float) -> bool:
+        """Delete the contour under the point."""
+        return self._commit(self.labels.delete_at(x, y))
+
+    def drop_small(self, min_area: float) -> bool:
+        """Delete contours smaller than ``min_area`` square pixels."""
+        return self._commit(self.labels.drop_small(min_area))
+
+    def replace(self, labels: LabelSet) -> bool:
+        """Replace every contour (a prediction, an import) as one undoable step."""
+        return self._commit(labels.with_shape(self.shape or labels.shape))
+
+    def reset(self) -> bool:
+        """Remove every contour, as one undoable step."""
+        return self._commit(LabelSet((), self.shape))
+
+    # --- history -----------------------------------------------------------------------------
+    def undo(self) -> bool:
+        """Go back one state (and save it)."""
+        if not self.can_undo:
+            return False
+        self._move_to(self._index - 1)
+        return True
+
+    def redo(self) -> bool:
+        """Restore the state undone last (and save it)."""
+        if not self.can_redo:
+            return False
+        self._move_to(self._index + 1)
+        return True
+
+    def _commit(self, new: LabelSet) -> bool:
+        if new is self.labels or new.same_as(self.labels):
+            return False
+        save_labels(self.path, new, self.mia_format)
+        del self._history[self._index + 1 :]
+        self._history.append(new)
+        self._index += 1
+        self._notify()
+        return True
+
+    def _move_to(self, index: int) -> None:
+        save_labels(self.path, self._history[index], self.mia_format)
+        self._index = index
+        self._notify()
+
+    def _notify(self) -> None:
+        for listener in list(self._listeners):
+            listener(self.labels)

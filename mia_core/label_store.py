@@ -1,0 +1,231 @@
+"""Label files: ``Segmentation_labels/<stem>.npz`` beside the images, native and MIA layouts.
+
+Writes are atomic (temporary file in the same folder, flushed and synced, then renamed), so an
+interrupted write leaves the previous file intact. A file that cannot be read is renamed aside and
+reported, never silently replaced.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mia_core.labels import Contour, LabelSet
+
+LABEL_FOLDER = "Segmentation_labels"
+NATIVE_VERSION = 1
+MIA_MAGIC = 12345678910  # MIA's layout with holes
+MIA_MAGIC_LEGACY = 123456789  # MIA's older layout without holes
+
+
+class LabelFileError(ValueError):
+    """A label file exists but cannot be read; it has been renamed to ``kept_as``."""
+
+    def __init__(self, path: Path, reason: str, kept_as: Path | None = None) -> None:
+        self.path, self.reason, self.kept_as = Path(path), reason, kept_as
+        where = f"; it was kept aside as {kept_as.name}" if kept_as else ""
+        super().__init__(f"cannot read label file {path}: {reason}{where}")
+
+
+class LabelStoreError(OSError):
+    """A label file cannot be written (read-only folder, full disk ...); nothing was changed."""
+
+
+def label_path(image_path: str | os.PathLike[str], frame: int | None = None) -> Path:
+    """Where the labels of an image (or of one frame of a stack) are stored."""
+    image_path = Path(image_path)
+    stem = image_path.stem if frame is None else f"{image_path.stem}_frame{int(frame):04d}"
+    return image_path.parent / LABEL_FOLDER / f"{stem}.npz"
+
+
+def load_labels(path: str | os.PathLike[str]) -> LabelSet:
+    """Read a label file in the native or MIA layout; a missing file is an empty label set."""
+    path = Path(path)
+    if not path.exists():
+        return LabelSet()
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files}
+        return _decode(arrays)
+    except PermissionError:
+        raise
+    except (ValueError, KeyError, IndexError, TypeError, EOFError, OSError, zipfile.BadZipFile) as exc:
+        kept = _keep_aside(path)
+        raise LabelFileError(path, _reason(exc), kept) from exc
+
+
+def save_labels(path: str | os.PathLike[str], labels: LabelSet, mia_format: bool = False) -> None:
+    """Write labels atomically; an empty label set removes the file."""
+    path = Path(path)
+    try:
+        if labels.is_empty:
+            if path.exists():
+                path.unlink()
+            return
+        arrays = encode_mia(labels) if mia_format else encode_native(labels)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_savez(path, arrays)
+    except OSError as exc:
+        if isinstance(exc, LabelStoreError):
+            raise
+        raise LabelStoreError(f"cannot write label file {path}: {exc.strerror or exc}") from exc
+
+
+def atomic_savez(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Write an uncompressed .npz through a temporary file and a rename."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            np.savez(fh, **arrays)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+# --- native layout -----------------------------------------------------------------------------
+def encode_native(labels: LabelSet) -> dict[str, np.ndarray]:
+    """Flat point arrays plus offsets, with named keys (layout in docs/architecture.md)."""
+    cs = labels.contours
+    outer_len = [len(c.outer) for c in cs]
+    holes = [h for c in cs for h in c.holes]
+    return {
+        "mia_format": np.array(NATIVE_VERSION, dtype=np.int64),
+        "shape": np.array(labels.shape or (0, 0), dtype=np.int64),
+        "class_ids": np.array([c.class_id for c in cs], dtype=np.int32),
+        "object_ids": np.array([c.object_id for c in cs], dtype=np.int32),
+        "outer_offsets": np.concatenate([[0], np.cumsum(outer_len)]).astype(np.int64),
+        "outer_points": _concat([c.outer for c in cs]),
+        "hole_counts": np.array([len(c.holes) for c in cs], dtype=np.int32),
+        "hole_offsets": np.concatenate([[0], np.cumsum([len(h) for h in holes])]).astype(np.int64),
+        "hole_points": _concat(holes),
+    }
+
+
+def _concat(parts: list[np.ndarray]) -> np.ndarray:
+    return np.concatenate(parts).astype(np.int32) if parts else np.zeros((0, 2), dtype=np.int32)
+
+
+def _decode(arrays: dict[str, np.ndarray]) -> LabelSet:
+    if "mia_format" in arrays:
+        return decode_native(arrays)
+    if "arr_0" in arrays:
+        return decode_mia(arrays)
+    raise ValueError("neither a mia nor an MIA label layout")
+
+
+def decode_native(a: dict[str, np.ndarray]) -> LabelSet:
+    """Rebuild a LabelSet from the native layout, checking every offset."""
+    version = int(a["mia_format"])
+    if version > NATIVE_VERSION:
+        raise ValueError(f"label layout version {version} is newer than this mia ({NATIVE_VERSION})")
+    classes, objects = a["class_ids"], a["object_ids"]
+    oo, op = a["outer_offsets"], a["outer_points"].reshape(-1, 2)
+    hc, ho, hp = a["hole_counts"], a["hole_offsets"], a["hole_points"].reshape(-1, 2)
+    n = len(classes)
+    _check(len(objects) == n and len(hc) == n and len(oo) == n + 1, "contour arrays disagree in length")
+    _check(oo[0] == 0 and oo[-1] == len(op) and np.all(np.diff(oo) > 0), "bad outer offsets")
+    _check(len(ho) == int(hc.sum()) + 1 and ho[0] == 0 and ho[-1] == len(hp), "bad hole offsets")
+    _check(np.all(np.diff(ho) > 0) and np.all(hc >= 0), "bad hole offsets")
+    shape = tuple(int(v) for v in a["shape"])
+    contours = []
+    h = 0
+    for i in range(n):
+        holes = tuple(hp[ho[h + k] : ho[h + k + 1]] for k in range(int(hc[i])))
+        h += int(hc[i])
+        contours.append(Contour(int(classes[i]), op[oo[i] : oo[i + 1]], holes, int(objects[i])))
+    return LabelSet(contours, shape if shape != (0, 0) else None)
+
+
+def _check(ok: Any, reason: str) -> None:
+    if not ok:
+        raise ValueError(reason)
+
+
+# --- MIA's layout ------------------------------------------------------------------------------
+def encode_mia(labels: LabelSet) -> dict[str, np.ndarray]:
+    """MIA's layout: a magic number, then [class, object], outer (N,1,2), holes (M,1,2) per contour."""
+    out: dict[str, np.ndarray] = {"arr_0": np.array(MIA_MAGIC, dtype=np.int64)}
+    k = 1
+    for c in labels.contours:
+        packed = [np.vstack([[-1, -1], h]) for h in c.holes]
+        holes = np.concatenate(packed).astype(np.int32) if packed else np.zeros((0, 2), dtype=np.int32)
+        out[f"arr_{k}"] = np.array([c.class_id, c.object_id], dtype=np.int32)
+        out[f"arr_{k + 1}"] = c.outer.reshape(-1, 1, 2).astype(np.int32)
+        out[f"arr_{k + 2}"] = holes.reshape(-1, 1, 2)
+        k += 3
+    return out
+
+
+def decode_mia(a: dict[str, np.ndarray]) -> LabelSet:
+    """Read MIA's layout (with holes, or the legacy one without)."""
+    magic = int(np.asarray(a["arr_0"]).ravel()[0])
+    if magic == MIA_MAGIC:
+        step = 3
+    elif magic == MIA_MAGIC_LEGACY:
+        step = 2
+    else:
+        raise ValueError(f"unknown MIA label layout marker {magic}")
+    count = len([k for k in a if k.startswith("arr_")]) - 1
+    _check(count % step == 0, "MIA label file has an incomplete contour record")
+    contours = []
+    for k in range(1, count + 1, step):
+        head = np.asarray(a[f"arr_{k}"]).ravel()
+        _check(head.size >= 1, "MIA contour record without a class")
+        cls = int(head[0])
+        obj = int(head[1]) if head.size > 1 and head[1] > 0 else 0
+        outer = np.asarray(a[f"arr_{k + 1}"]).reshape(-1, 2)
+        holes: tuple[np.ndarray, ...] = ()
+        if step == 3:
+            holes = _split_holes(np.asarray(a[f"arr_{k + 2}"]).reshape(-1, 2))
+        _check(len(outer) > 0, "MIA contour with no points")
+        contours.append(Contour(cls, outer, holes, obj))
+    return LabelSet(contours)
+
+
+def _split_holes(packed: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Holes packed one after another, each preceded by a [-1, -1] point."""
+    if len(packed) == 0:
+        return ()
+    starts = np.nonzero(np.all(packed == -1, axis=1))[0]
+    _check(len(starts) and starts[0] == 0, "MIA hole array does not start with a [-1, -1] marker")
+    bounds = list(starts) + [len(packed)]
+    holes = tuple(packed[s + 1 : e] for s, e in zip(bounds[:-1], bounds[1:]))
+    _check(all(len(h) for h in holes), "MIA hole with no points")
+    return holes
+
+
+# --- corrupt files -----------------------------------------------------------------------------
+def _keep_aside(path: Path) -> Path | None:
+    """Rename an unreadable file so that the next save cannot replace it."""
+    target = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
+    n = 1
+    while target.exists():
+        target = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}-{n}")
+        n += 1
+    try:
+        path.rename(target)
+    except OSError:
+        return None
+    return target
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, zipfile.BadZipFile):
+        return "not a valid .npz archive (truncated or corrupt)"
+    if isinstance(exc, EOFError):
+        return "the file ends early (truncated)"
+    if isinstance(exc, KeyError):
+        return f"missing array {exc}"
+    return str(exc) or type(exc).__name__

@@ -1,0 +1,58 @@
+"""A base class that gives a labelling tool the behaviour every tool shares."""
+
+from __future__ import annotations
+
+from mia_core.api import PointerEvent, Preview, ToolContext
+
+
+class BaseTool:
+    """Default :class:`mia_core.api.Tool`: modes toggled by a right click, no wheel, no preview.
+
+    Subclasses set the class attributes and override ``press``/``move``/``release``; they edit
+    ``ctx.document`` and keep their in-progress state (a stroke, a polygon) on the instance.
+    """
+
+    name: str = ""
+    label: str = ""
+    shortcut: str | None = None
+    icon: str | None = None
+    modes: tuple[str, ...] = ("default",)
+    navigates: bool = False
+    size: int = 0
+    min_size: int = 1
+    max_size: int = 200
+
+    def __init__(self) -> None:
+        self.mode: str = self.modes[0]
+
+    def toggle_mode(self) -> str:
+        """Switch to the next mode (right click), wrapping around, and return it."""
+        self.mode = self.modes[(self.modes.index(self.mode) + 1) % len(self.modes)]
+        return self.mode
+
+    def set_size(self, size: int) -> int:
+        """Set the brush size, clamped to the tool's range, and return it."""
+        self.size = int(min(max(size, self.min_size), self.max_size))
+        return self.size
+
+    def press(self, ctx: ToolContext, event: PointerEvent) -> None:
+        """A right press toggles the mode; subclasses handle the left button."""
+        if event.button == "right":
+            self.toggle_mode()
+
+    def move(self, ctx: ToolContext, event: PointerEvent) -> None:
+        """Pointer moved (with or without a button held)."""
+
+    def release(self, ctx: ToolContext, event: PointerEvent) -> None:
+        """Button released: tools that draw commit their edit here."""
+
+    def wheel(self, ctx: ToolContext, event: PointerEvent) -> bool:
+        """Return True when the tool used the wheel event (so the viewer does not zoom)."""
+        return False
+
+    def preview(self) -> Preview | None:
+        """What to draw while the tool is in progress."""
+        return None
+
+    def cancel(self) -> None:
+        """Drop any edit in progress (Escape, tool switch, image change)."""
