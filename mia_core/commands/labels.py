@@ -1,0 +1,401 @@
+"""``mia labels``: bring masks made elsewhere in as label files, and write label files out as masks."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+import numpy as np
+
+from mia_core.images import ImageReadError, image_shape, list_images, read_image
+from mia_core.label_store import LabelFileError, LabelStoreError, label_path, load_labels, save_labels
+from mia_core.labels import LabelSet
+from mia_core.raster import draw_contour, labels_from_class_map, labels_from_instance_map
+
+#: Largest value a uint16 mask can hold.
+_MASK_MAX = int(np.iinfo(np.uint16).max)
+
+_MASK_VALUES_HELP = """\
+mask values:
+  class masks      a pixel's value is its class id (class 0 is the drawn background class); the
+                   --unlabelled value (default 0) marks pixels that carry no label. Export writes
+                   the same scheme, so import-masks and export-masks with the same --unlabelled give
+                   back the same masks. An image with both unlabelled pixels and contours of the
+                   class equal to --unlabelled cannot be written faithfully and is refused: choose
+                   e.g. --unlabelled 65535.
+  --instances      each non-zero value is one object (0 = none); the value becomes the contour's
+                   object number. Export writes each contour's object number; contours without one
+                   get the next free numbers (contour order), so with no object numbers at all a
+                   contour's value is its index + 1. Classes are not stored in instance masks.
+
+stacks:
+  a multi-page mask gives one label file per frame (<stem>_frameNNNN.npz); a single-page mask for a
+  stack becomes the label shared by the whole stack (<stem>.npz). Export writes one page per frame,
+  taking a frame's own label file, else the shared stack label.
+"""
+
+
+class MaskError(ValueError):
+    """A mask that cannot become labels (wrong shape, colours, fractional values ...)."""
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``labels`` sub-command group (``import-masks``, ``export-masks``)."""
+    parser = subparsers.add_parser(
+        "labels",
+        help="import masks as label files, export label files as masks",
+        description="Convert between mia's label files and mask images.",
+    )
+    actions = parser.add_subparsers(dest="labels_command", metavar="ACTION")
+    parser.set_defaults(func=lambda args: _print_help(parser))
+
+    imp = actions.add_parser(
+        "import-masks",
+        help="turn mask images into label files",
+        description="For every image in FOLDER, the mask in --masks with the same stem (any image\n"
+        "type) becomes that image's label file in FOLDER/Segmentation_labels.",
+        epilog=_MASK_VALUES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    imp.add_argument("folder", metavar="FOLDER", help="folder of images")
+    imp.add_argument("--masks", required=True, metavar="DIR", help="folder of masks named like the images")
+    imp.add_argument("--mask-suffix", default="", metavar="TEXT",
+                     help="mask stems are image stem + TEXT (e.g. _mask for cell1_mask.png)")
+    imp.add_argument("--instances", action="store_true", help="masks hold object numbers, not classes")
+    imp.add_argument("--class-id", type=_non_negative, default=None, metavar="N",
+                     help="class of every imported region (instances: default 1; class masks: every "
+                     "labelled value becomes class N, e.g. for 0/255 binary masks)")
+    imp.add_argument("--unlabelled", type=_mask_value, default=0, metavar="V",
+                     help="class-mask value meaning 'not labelled' (default 0)")
+    imp.add_argument("--force", action="store_true", help="replace existing label files")
+    imp.add_argument("--mia-format", action="store_true", help="write MIA's own label layout")
+    imp.set_defaults(func=run_import)
+
+    exp = actions.add_parser(
+        "export-masks",
+        help="write label files as uint16 TIFF masks",
+        description="Write one uint16 TIFF mask (<stem>.tif) per labelled image in FOLDER to --out;\n"
+        "stacks become multi-page TIFFs. Images without any label file are skipped.",
+        epilog=_MASK_VALUES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    exp.add_argument("folder", metavar="FOLDER", help="folder of images")
+    exp.add_argument("--out", required=True, metavar="DIR", help="folder for the masks (created if needed)")
+    exp.add_argument("--instances", action="store_true", help="write object numbers instead of classes")
+    exp.add_argument("--unlabelled", type=_mask_value, default=0, metavar="V",
+                     help="value written where nothing is labelled (default 0)")
+    exp.add_argument("--force", action="store_true", help="replace existing mask files")
+    exp.set_defaults(func=run_export)
+
+
+def _print_help(parser: argparse.ArgumentParser) -> int:
+    """``mia labels`` without an action."""
+    parser.print_help()
+    return 2
+
+
+def _non_negative(text: str) -> int:
+    """argparse type: a class id."""
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
+def _mask_value(text: str) -> int:
+    """argparse type: a value a uint16 mask can hold."""
+    value = int(text)
+    if not 0 <= value <= _MASK_MAX:
+        raise argparse.ArgumentTypeError(f"must be between 0 and {_MASK_MAX}, got {value}")
+    return value
+
+
+@dataclass
+class _Tally:
+    """What happened to each image, for the summary line and the exit code."""
+
+    done: int = 0
+    contours: int = 0
+    skipped: list[str] = field(default_factory=list)  # existing files left alone
+    missing: list[str] = field(default_factory=list)  # nothing to convert
+    failed: list[str] = field(default_factory=list)
+
+
+# --- import ------------------------------------------------------------------------------------
+def run_import(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    """Write a label file for every image that has a mask; 1 when any mask failed, 2 on bad usage."""
+    out, err = out or sys.stdout, err or sys.stderr
+    folder, mask_dir = Path(args.folder), Path(args.masks)
+    if args.instances and args.unlabelled != 0:
+        print("mia labels import-masks: --unlabelled applies to class masks; instance masks use 0 "
+              "for 'no object'", file=err)
+        return 2
+    try:
+        images = list_images(folder)
+        masks = list_images(mask_dir)
+    except ImageReadError as exc:
+        print(f"mia labels import-masks: {exc}", file=err)
+        return 2
+    if _same_folder(folder, mask_dir):
+        print(f"mia labels import-masks: --masks {mask_dir} is the image folder; the masks must be "
+              "in their own folder", file=err)
+        return 2
+    by_stem: dict[str, list[Path]] = {}
+    for mask in masks:
+        by_stem.setdefault(mask.stem, []).append(mask)
+    tally = _Tally()
+    for image in images:
+        candidates = by_stem.get(image.stem + args.mask_suffix, [])
+        if not candidates:
+            tally.missing.append(image.name)
+            print(f"{image.name}: no mask {image.stem + args.mask_suffix}.* in {mask_dir}", file=out)
+            continue
+        if len(candidates) > 1:
+            names = ", ".join(m.name for m in candidates)
+            _fail(tally, err, image, f"several masks match ({names}); keep one")
+            continue
+        try:
+            _import_one(image, candidates[0], args, tally, out)
+        except (ImageReadError, MaskError, LabelStoreError) as exc:
+            _fail(tally, err, image, str(exc))
+    print(
+        f"imported {tally.done} masks ({tally.contours} contours) into {folder / 'Segmentation_labels'}"
+        + _summary_tail(tally, "label files exist"),
+        file=out,
+    )
+    return 1 if tally.failed else 0
+
+
+def _import_one(image: Path, mask_path: Path, args: argparse.Namespace, tally: _Tally, out: TextIO) -> None:
+    """Convert one mask (all its pages) into the image's label file(s)."""
+    shape = image_shape(image)
+    frames, height, width = shape[0], shape[1], shape[2]
+    mask = read_mask(mask_path)
+    if mask.shape[1:] != (height, width):
+        raise MaskError(
+            f"mask {mask_path} is {mask.shape[2]}x{mask.shape[1]} pixels but image {image} is "
+            f"{width}x{height}"
+        )
+    if mask.shape[0] == frames and frames > 1:
+        targets = [label_path(image, frame=i) for i in range(frames)]
+    elif mask.shape[0] == 1:
+        targets = [label_path(image)]  # a single image, or a label shared by the whole stack
+    else:
+        raise MaskError(f"mask {mask_path} has {mask.shape[0]} pages but image {image} has {frames} frames")
+    existing = [t for t in targets if t.exists()]
+    if existing and not args.force:
+        tally.skipped.append(image.name)
+        print(f"{image.name}: skipped, {_names(existing)} exists (--force replaces it)", file=out)
+        return
+    label_sets = [_labels_from_mask(page, args) for page in mask]
+    for target, labels in zip(targets, label_sets):
+        save_labels(target, labels, mia_format=args.mia_format)
+    count = sum(len(ls) for ls in label_sets)
+    tally.done += 1
+    tally.contours += count
+    where = targets[0].name if len(targets) == 1 else f"{targets[0].name} .. {targets[-1].name}"
+    removed = " (empty mask: label file removed)" if existing and count == 0 else ""
+    print(f"{image.name}: {mask_path.name} -> {where}: {count} contours{removed}", file=out)
+
+
+def _labels_from_mask(page: np.ndarray, args: argparse.Namespace) -> LabelSet:
+    """One mask page as a label set, following the class/instance options."""
+    if args.instances:
+        return labels_from_instance_map(page, class_of=1 if args.class_id is None else args.class_id)
+    if args.class_id is not None:
+        binary = np.where(page == args.unlabelled, -1, args.class_id)
+        return labels_from_class_map(binary, ignore=(-1,))
+    return labels_from_class_map(page, ignore=(args.unlabelled,))
+
+
+def read_mask(path: Path) -> np.ndarray:
+    """A mask as (pages, H, W) of integers; indexed PNGs give their palette indices."""
+    data = read_image(path)
+    if path.suffix.lower() == ".png":
+        indices = _palette_indices(path)
+        if indices is not None:
+            data = indices[np.newaxis]
+    if data.ndim == 4:
+        if not np.array_equal(data, np.broadcast_to(data[..., :1], data.shape)):
+            raise MaskError(f"mask {path} is a colour image; a mask needs one value per pixel")
+        data = data[..., 0]
+    if data.dtype == np.bool_:
+        return data.astype(np.uint8)
+    if np.issubdtype(data.dtype, np.floating):
+        if not np.all(np.isfinite(data)) or not np.array_equal(data, np.round(data)):
+            raise MaskError(f"mask {path} holds fractional or NaN values; a mask needs whole numbers")
+        data = data.astype(np.int64)
+    if data.size and data.min() < 0:
+        raise MaskError(f"mask {path} holds negative values ({int(data.min())})")
+    return data
+
+
+def _palette_indices(path: Path) -> np.ndarray | None:
+    """Palette indices of an indexed PNG (OpenCV would expand them to colours), else None."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            if im.mode != "P":
+                return None
+            return np.asarray(im)
+    except Exception as exc:  # noqa: BLE001 - read_image already accepted the file
+        raise MaskError(f"mask {path}: cannot read its palette indices ({exc})") from exc
+
+
+# --- export ------------------------------------------------------------------------------------
+def run_export(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    """Write a mask for every labelled image; 1 when any image failed, 2 on bad usage."""
+    out, err = out or sys.stdout, err or sys.stderr
+    folder, out_dir = Path(args.folder), Path(args.out)
+    try:
+        images = list_images(folder)
+    except ImageReadError as exc:
+        print(f"mia labels export-masks: {exc}", file=err)
+        return 2
+    if _same_folder(folder, out_dir):
+        print(f"mia labels export-masks: --out {out_dir} is the image folder; masks would replace "
+              "images there", file=err)
+        return 2
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        print(f"mia labels export-masks: cannot create {out_dir}: {exc.strerror or exc}", file=err)
+        return 2
+    tally = _Tally()
+    written: dict[str, str] = {}
+    for image in images:
+        target = out_dir / f"{image.stem}.tif"
+        if image.stem in written:
+            _fail(tally, err, image, f"{target} is already written for {written[image.stem]} (same stem)")
+            continue
+        try:
+            if _export_one(image, target, args, tally, out):
+                written[image.stem] = image.name
+        except (ImageReadError, LabelFileError, MaskError, OSError) as exc:
+            _fail(tally, err, image, str(exc))
+    print(f"exported {tally.done} masks ({tally.contours} contours) to {out_dir}"
+          + _summary_tail(tally, "mask files exist"), file=out)
+    return 1 if tally.failed else 0
+
+
+def _export_one(image: Path, target: Path, args: argparse.Namespace, tally: _Tally, out: TextIO) -> bool:
+    """Write one image's mask; False when there was nothing to write or the file was kept."""
+    shape = image_shape(image)
+    frames, height, width = shape[0], shape[1], shape[2]
+    label_sets = _frame_labels(image, frames)
+    if all(ls.is_empty for ls in label_sets):
+        tally.missing.append(image.name)
+        print(f"{image.name}: no labels, skipped", file=out)
+        return False
+    if target.exists() and not args.force:
+        tally.skipped.append(image.name)
+        print(f"{image.name}: skipped, {target} exists (--force replaces it)", file=out)
+        return False
+    encode = _instance_mask if args.instances else _class_mask
+    pages = np.stack([encode(ls, (height, width), args.unlabelled, image) for ls in label_sets])
+    _write_tiff(target, pages if frames > 1 else pages[0])
+    count = sum(len(ls) for ls in label_sets)
+    tally.done += 1
+    tally.contours += count
+    pages_text = f", {frames} pages" if frames > 1 else ""
+    print(f"{image.name} -> {target.name}: {count} contours{pages_text}", file=out)
+    return True
+
+
+def _frame_labels(image: Path, frames: int) -> list[LabelSet]:
+    """Each frame's labels: its own file, else the file shared by the stack (single images: that)."""
+    shared = load_labels(label_path(image))
+    if frames == 1:
+        return [shared]
+    out = []
+    for i in range(frames):
+        own = label_path(image, frame=i)
+        out.append(load_labels(own) if own.exists() else shared)
+    return out
+
+
+def _class_mask(labels: LabelSet, shape: tuple[int, int], unlabelled: int, image: Path) -> np.ndarray:
+    """uint16 class values, ``unlabelled`` where nothing is labelled."""
+    classes = labels.class_ids()
+    if classes and (classes[0] < 0 or classes[-1] > _MASK_MAX):
+        raise MaskError(f"labels of {image} hold class ids outside 0..{_MASK_MAX}")
+    class_map = labels.to_class_map(shape)
+    empty = class_map < 0
+    if unlabelled in classes and empty.any():
+        raise MaskError(
+            f"labels of {image} have class {unlabelled} contours and unlabelled pixels, which would "
+            f"share mask value {unlabelled}; choose --unlabelled with a value no class uses (e.g. {_MASK_MAX})"
+        )
+    return np.where(empty, unlabelled, class_map).astype(np.uint16)
+
+
+def _instance_mask(labels: LabelSet, shape: tuple[int, int], unlabelled: int, image: Path) -> np.ndarray:
+    """uint16 object numbers; contours without one are numbered after the highest one in use."""
+    mask = np.zeros(shape, dtype=np.int64)
+    next_free = max((c.object_id for c in labels.contours), default=0) + 1
+    for contour in labels.contours:
+        value = contour.object_id
+        if value <= 0:
+            value, next_free = next_free, next_free + 1
+        draw_contour(mask, contour, value, empty=0)
+    if mask.max(initial=0) > _MASK_MAX:
+        raise MaskError(f"labels of {image} need object numbers above {_MASK_MAX}")
+    return mask.astype(np.uint16)
+
+
+def _write_tiff(path: Path, data: np.ndarray) -> None:
+    """Write a mask TIFF through a temporary file and a rename, so a failure leaves no half file."""
+    import tifffile
+
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tif")
+    os.close(fd)
+    try:
+        tifffile.imwrite(tmp, data, photometric="minisblack", compression="zlib")
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+# --- shared ------------------------------------------------------------------------------------
+def _same_folder(a: Path, b: Path) -> bool:
+    """True when two paths name the same existing folder."""
+    try:
+        return a.resolve() == b.resolve()
+    except OSError:
+        return False
+
+
+def _names(paths: list[Path]) -> str:
+    """A short listing of file names."""
+    if len(paths) <= 3:
+        return ", ".join(p.name for p in paths)
+    return f"{paths[0].name} and {len(paths) - 1} more"
+
+
+def _fail(tally: _Tally, err: TextIO, image: Path, reason: str) -> None:
+    """Record and report one image that could not be converted."""
+    tally.failed.append(image.name)
+    print(f"{image.name}: FAILED: {reason}", file=err)
+
+
+def _summary_tail(tally: _Tally, skip_reason: str) -> str:
+    """The rest of the summary line: skipped, missing and failed images."""
+    parts = []
+    if tally.skipped:
+        parts.append(f"{len(tally.skipped)} skipped ({skip_reason}; --force replaces them): "
+                     + ", ".join(tally.skipped))
+    if tally.missing:
+        parts.append(f"{len(tally.missing)} without anything to convert")
+    if tally.failed:
+        parts.append(f"{len(tally.failed)} failed: " + ", ".join(tally.failed))
+    return ("; " + "; ".join(parts)) if parts else ""
