@@ -8,7 +8,7 @@ edit of a :class:`~mia_core.document.LabelDocument`; the viewer only forwards ev
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Literal, Protocol, Sequence, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
@@ -190,4 +190,3 @@ def _protocol_members(proto: type) -> Sequence[str]:
     return sorted(names)
 
 
-Callback = Callable[..., Any]

@@ -8,7 +8,6 @@ reported, never silently replaced.
 from __future__ import annotations
 
 import os
-import tempfile
 import time
 import zipfile
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from mia_core.atomic import atomic_open
 from mia_core.labels import Contour, LabelSet
 
 LABEL_FOLDER = "Segmentation_labels"
@@ -79,19 +79,8 @@ def save_labels(path: str | os.PathLike[str], labels: LabelSet, mia_format: bool
 
 def atomic_savez(path: Path, arrays: dict[str, np.ndarray]) -> None:
     """Write an uncompressed .npz through a temporary file and a rename."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **arrays)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    with atomic_open(path, "wb") as fh:
+        np.savez(fh, **arrays)
 
 
 # --- native layout -----------------------------------------------------------------------------

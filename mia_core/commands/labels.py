@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
 import numpy as np
 
+from mia_core.atomic import atomic_path
 from mia_core.images import ImageReadError, image_shape, list_images, read_image
 from mia_core.label_store import LabelFileError, LabelStoreError, label_path, load_labels, save_labels
 from mia_core.labels import LabelSet
@@ -353,17 +352,8 @@ def _write_tiff(path: Path, data: np.ndarray) -> None:
     """Write a mask TIFF through a temporary file and a rename, so a failure leaves no half file."""
     import tifffile
 
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tif")
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         tifffile.imwrite(tmp, data, photometric="minisblack", compression="zlib")
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
 
 
 # --- shared ------------------------------------------------------------------------------------
