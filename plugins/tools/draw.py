@@ -1,0 +1,97 @@
+"""The freehand draw tool (F2): a stroke adds a region, deletes one, or slices contours apart."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from mia_core.api import PointerEvent, Preview, ToolContext
+from mia_core.hooks import hookimpl
+from mia_core.tool_base import BaseTool
+
+#: The modes shared by the freehand and polygon tools, in right-click order.
+SHAPE_MODES: tuple[str, ...] = ("add", "delete", "slice")
+#: Default slice width in pixels.
+DEFAULT_SLICE_WIDTH = 2
+
+
+def append_point(points: list[tuple[float, float]], event: PointerEvent) -> None:
+    """Add the event's position unless it repeats the last point, so strokes hold no duplicates."""
+    point = (float(event.x), float(event.y))
+    if not points or points[-1] != point:
+        points.append(point)
+
+
+def commit_shape(
+    ctx: ToolContext, points: Sequence[tuple[float, float]], mode: str, width: int
+) -> bool:
+    """Apply a finished stroke or polygon in ``mode``; too few points do nothing (returns False)."""
+    if mode == "slice":
+        if len(points) < 2:
+            return False
+        return bool(ctx.document.slice(np.asarray(points, dtype=np.float64), width))
+    if len(points) < 3:
+        return False
+    polygon = np.asarray(points, dtype=np.float64)
+    if mode == "add":
+        return bool(ctx.document.add_polygon(polygon, ctx.active_class))
+    if mode == "delete":
+        return bool(ctx.document.subtract_polygon(polygon))
+    raise ValueError(f"unknown shape mode {mode!r}; expected one of {', '.join(SHAPE_MODES)}")
+
+
+class DrawTool(BaseTool):
+    """Freehand strokes: press starts, moves extend, release commits in the current mode."""
+
+    name = "draw"
+    label = "Draw (add / delete / slice)"
+    shortcut = "F2"
+    icon = "✏"
+    modes = SHAPE_MODES
+    size = DEFAULT_SLICE_WIDTH
+    min_size = 1
+    max_size = 50
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._stroke: list[tuple[float, float]] | None = None
+
+    def press(self, ctx: ToolContext, event: PointerEvent) -> None:
+        """Left starts a stroke; right toggles add / delete / slice."""
+        if event.button == "left":
+            self._stroke = []
+            append_point(self._stroke, event)
+        elif event.button == "right" and self._stroke is None:
+            self.toggle_mode()
+
+    def move(self, ctx: ToolContext, event: PointerEvent) -> None:
+        """Extend the stroke in progress."""
+        if self._stroke is not None:
+            append_point(self._stroke, event)
+
+    def release(self, ctx: ToolContext, event: PointerEvent) -> None:
+        """Finish the stroke and apply it to the document as one edit."""
+        if self._stroke is None or event.button not in ("left", "none"):
+            return
+        stroke, self._stroke = self._stroke, None
+        append_point(stroke, event)
+        commit_shape(ctx, stroke, self.mode, self.size)
+
+    def preview(self) -> Preview | None:
+        """The stroke drawn so far (closed unless slicing)."""
+        if not self._stroke:
+            return None
+        return Preview(
+            polyline=np.asarray(self._stroke, dtype=np.float64), closed=self.mode != "slice"
+        )
+
+    def cancel(self) -> None:
+        """Drop the stroke in progress."""
+        self._stroke = None
+
+
+@hookimpl
+def mia_tools() -> list[BaseTool]:
+    """Register the freehand draw tool."""
+    return [DrawTool()]
