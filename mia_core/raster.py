@@ -114,10 +114,13 @@ def line_mask(
     raster = np.zeros(shape, dtype=np.uint8)
     pts = as_points(points) + np.array(offset, dtype=np.int32)
     width = max(int(width), 1)
-    if len(pts) == 1:
-        cv2.circle(raster, tuple(int(v) for v in pts[0]), width // 2, 1, thickness=-1)
     for a, b in zip(pts[:-1], pts[1:]):
-        cv2.line(raster, tuple(int(v) for v in a), tuple(int(v) for v in b), 1, thickness=width, lineType=cv2.LINE_4)
+        cv2.line(raster, (int(a[0]), int(a[1])), (int(b[0]), int(b[1])), 1, thickness=1, lineType=cv2.LINE_4)
+    if len(pts) == 1:
+        raster[pts[0][1], pts[0][0]] = 1 if 0 <= pts[0][1] < shape[0] and 0 <= pts[0][0] < shape[1] else 0
+    if width > 1:
+        # Widen the 4-connected centre line by exactly ``width`` pixels across.
+        raster = cv2.dilate(raster, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (width, width)))
     return raster.astype(bool)
 
 
@@ -132,7 +135,8 @@ def brush_mask(
         cv2.circle(raster, (int(p[0]), int(p[1])), r, 1, thickness=-1)
     if r > 0:
         for a, b in zip(pts[:-1], pts[1:]):
-            cv2.line(raster, (int(a[0]), int(a[1])), (int(b[0]), int(b[1])), 1, thickness=2 * r + 1)
+            # OpenCV draws a line of thickness 2r exactly 2r + 1 pixels wide, like the circles.
+            cv2.line(raster, (int(a[0]), int(a[1])), (int(b[0]), int(b[1])), 1, thickness=2 * r)
     return raster.astype(bool)
 
 
