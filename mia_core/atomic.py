@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Iterator
@@ -59,3 +60,19 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
     """Replace a binary file atomically (weights, caches)."""
     with atomic_open(path, "wb") as fh:
         fh.write(data)
+
+
+def keep_aside(path: str | os.PathLike[str]) -> Path | None:
+    """Rename an unreadable file to ``<name>.corrupt-<time>`` so no later save replaces it."""
+    path = Path(path)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    target = path.with_name(f"{path.name}.corrupt-{stamp}")
+    n = 1
+    while target.exists():
+        target = path.with_name(f"{path.name}.corrupt-{stamp}-{n}")
+        n += 1
+    try:
+        path.rename(target)
+    except OSError:
+        return None
+    return target

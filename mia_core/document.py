@@ -26,6 +26,7 @@ class LabelDocument:
         frame: int | None = None,
         mia_format: bool = False,
         path: str | os.PathLike[str] | None = None,
+        inner_contours: bool = True,
     ) -> None:
         self.image_path = Path(image_path)
         self.frame = frame
@@ -35,7 +36,8 @@ class LabelDocument:
         initial = load_labels(self.path).with_shape(shape)
         self._history: list[LabelSet] = [initial]
         self._index = 0
-        self._inner_contours = True
+        # Only governs later edits: opening a file never rewrites it.
+        self._inner_contours = bool(inner_contours)
         self._listeners: list[Listener] = []
 
     # --- state -------------------------------------------------------------------------------
@@ -61,9 +63,17 @@ class LabelDocument:
 
     @inner_contours.setter
     def inner_contours(self, value: bool) -> None:
+        self.set_inner_contours(value)
+
+    def set_inner_contours(self, value: bool, fill_now: bool = True) -> bool:
+        """Choose whether edits keep holes; with ``fill_now``, turning it off fills every hole as one edit.
+
+        ``fill_now=False`` only sets the flag, for documents that are merely being looked at.
+        """
         self._inner_contours = bool(value)
-        if not value:
-            self._commit(self.labels.fill_holes())
+        if not value and fill_now:
+            return self._commit(self.labels.fill_holes())
+        return False
 
     def subscribe(self, listener: Listener) -> None:
         """Call ``listener(labels)`` after every change (edit, undo, redo, reset)."""

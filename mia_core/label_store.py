@@ -8,14 +8,13 @@ reported, never silently replaced.
 from __future__ import annotations
 
 import os
-import time
 import zipfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from mia_core.atomic import atomic_open
+from mia_core.atomic import atomic_open, keep_aside
 from mia_core.labels import Contour, LabelSet
 
 LABEL_FOLDER = "Segmentation_labels"
@@ -56,7 +55,7 @@ def load_labels(path: str | os.PathLike[str]) -> LabelSet:
     except PermissionError:
         raise
     except (ValueError, KeyError, IndexError, TypeError, EOFError, OSError, zipfile.BadZipFile) as exc:
-        kept = _keep_aside(path)
+        kept = keep_aside(path)
         raise LabelFileError(path, _reason(exc), kept) from exc
 
 
@@ -196,20 +195,6 @@ def _split_holes(packed: np.ndarray) -> tuple[np.ndarray, ...]:
 
 
 # --- corrupt files -----------------------------------------------------------------------------
-def _keep_aside(path: Path) -> Path | None:
-    """Rename an unreadable file so that the next save cannot replace it."""
-    target = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
-    n = 1
-    while target.exists():
-        target = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}-{n}")
-        n += 1
-    try:
-        path.rename(target)
-    except OSError:
-        return None
-    return target
-
-
 def _reason(exc: BaseException) -> str:
     if isinstance(exc, zipfile.BadZipFile):
         return "not a valid .npz archive (truncated or corrupt)"

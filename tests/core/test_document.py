@@ -173,3 +173,18 @@ def test_mia_format_document_writes_mia_layout(tmp_path: Path) -> None:
         assert int(z["arr_0"]) == 12345678910
     save_labels(doc.path, doc.labels)  # and it reads either way
     assert LabelDocument(tmp_path / "img.png", SHAPE).labels.same_as(doc.labels)
+
+
+def test_inner_contours_flag_can_be_set_without_rewriting_the_file(tmp_path: Path) -> None:
+    doc = LabelDocument(tmp_path / "img.png", SHAPE)
+    doc.add_polygon(square(10, 10, 60), 1)
+    doc.subtract_polygon(square(20, 20, 10))
+    before = doc.path.read_bytes()
+    viewer = LabelDocument(tmp_path / "img.png", SHAPE, inner_contours=False)
+    assert not viewer.inner_contours and viewer.path.read_bytes() == before
+    assert len(viewer.labels.contours[0].holes) == 1
+    assert not viewer.set_inner_contours(False, fill_now=False)
+    assert viewer.path.read_bytes() == before and not viewer.can_undo
+    # Later edits follow the flag: a stroke enclosing an empty area comes out without a hole.
+    viewer.brush(square(70, 70, 20) + [(70, 70)], 2, 2)
+    assert [len(c.holes) for c in load_labels(viewer.path) if c.class_id == 2] == [0]

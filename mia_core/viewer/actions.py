@@ -1,0 +1,100 @@
+"""The window's menus and keyboard shortcuts, in one place so the keys are easy to find."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from PyQt5.QtCore import Qt
+from PyQt5.QtGui import QKeySequence
+from PyQt5.QtWidgets import QAction, QMainWindow, QShortcut
+
+#: Keys that are not menu items, for the help text and docs/app.md.
+KEYS = (
+    ("F1-F6", "select a tool (drag, draw, polygon, assign, brush, delete)"),
+    ("Space", "switch between the drag tool and the last tool"),
+    ("right click", "tool mode (add / delete / slice; expand / erase); closes a polygon"),
+    ("wheel", "zoom (drag tool) / brush size (brush tool)"),
+    ("PageDown / PageUp", "next / previous image"),
+    (". / ,", "next / previous frame of a stack"),
+    ("0-9", "active class"),
+    ("Ctrl+Z", "undo"),
+    ("Ctrl+Shift+Z, Ctrl+Y", "redo"),
+    ("Ctrl+0", "fit the image to the window"),
+    ("Escape", "drop the stroke or polygon in progress"),
+)
+
+
+@dataclass
+class Actions:
+    """The QActions other widgets (tool bar, tests) refer to."""
+
+    open_folder: QAction
+    undo: QAction
+    redo: QAction
+    reset: QAction
+    fit: QAction
+    show_contours: QAction
+    plugin_errors: QAction
+    quit: QAction
+
+
+def _action(window: QMainWindow, text: str, slot: Callable[[], object],
+            keys: tuple[str | QKeySequence.StandardKey, ...] = (), name: str = "") -> QAction:
+    action = QAction(text, window)
+    action.setObjectName(name or text.lower().replace(" ", "_").strip("…."))
+    if keys:
+        action.setShortcuts([QKeySequence(k) for k in keys])
+        action.setShortcutContext(Qt.WindowShortcut)
+    action.triggered.connect(lambda _checked=False: slot())
+    window.addAction(action)  # shortcuts work even when a menu is hidden
+    return action
+
+
+def build_actions(window: "object") -> Actions:
+    """Create the menu bar and shortcuts of a MainWindow (``window`` provides the slots)."""
+    w = window
+    acts = Actions(
+        open_folder=_action(w, "Open folder…", w.choose_folder, ("Ctrl+O",), "open_folder"),
+        undo=_action(w, "Undo", w.undo, ("Ctrl+Z",), "undo"),
+        redo=_action(w, "Redo", w.redo, ("Ctrl+Shift+Z", "Ctrl+Y"), "redo"),
+        reset=_action(w, "Reset labels…", w.confirm_reset, (), "reset"),
+        fit=_action(w, "Fit to window", w.canvas.fit, ("Ctrl+0",), "fit"),
+        show_contours=_action(w, "Show contours", lambda: None, ("Ctrl+H",), "show_contours"),
+        plugin_errors=_action(w, "Plugin errors…", w.show_plugin_errors, (), "plugin_errors"),
+        quit=_action(w, "Quit", w.close, ("Ctrl+Q",), "quit"),
+    )
+    acts.show_contours.setCheckable(True)
+    acts.show_contours.setChecked(True)
+    acts.show_contours.toggled.connect(w.canvas.contours.set_visible)
+    acts.reset.setToolTip("Remove every contour of this image (or frame); asks first, and can be undone")
+    menu = w.menuBar()
+    file_menu = menu.addMenu("&File")
+    file_menu.addAction(acts.open_folder)
+    file_menu.addSeparator()
+    file_menu.addAction(acts.quit)
+    edit = menu.addMenu("&Edit")
+    for a in (acts.undo, acts.redo, acts.reset):
+        edit.addAction(a)
+    view = menu.addMenu("&View")
+    view.addAction(acts.fit)
+    view.addAction(acts.show_contours)
+    help_menu = menu.addMenu("&Help")
+    help_menu.addAction(acts.plugin_errors)
+    keys_action = help_menu.addAction("Keys…")
+    keys_action.triggered.connect(w.show_keys)
+
+    def key(seq: str | int, slot: Callable[[], object]) -> None:
+        sc = QShortcut(QKeySequence(seq), w)
+        sc.setContext(Qt.WindowShortcut)
+        sc.activated.connect(slot)
+
+    key(Qt.Key_Space, w.tools.toggle_drag)
+    key(Qt.Key_PageDown, lambda: w.image_list.step(1))
+    key(Qt.Key_PageUp, lambda: w.image_list.step(-1))
+    key(Qt.Key_Period, lambda: w.frame_slider.step(1))
+    key(Qt.Key_Comma, lambda: w.frame_slider.step(-1))
+    key(Qt.Key_Escape, w.tools.cancel)
+    for digit in range(10):
+        key(Qt.Key_0 + digit, lambda d=digit: w.class_panel.set_active(d))
+    return acts

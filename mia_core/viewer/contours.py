@@ -1,0 +1,103 @@
+"""Draws a LabelSet on the canvas: one filled path per class, holes left open (odd-even fill)."""
+
+from __future__ import annotations
+
+from typing import Iterable, Sequence
+
+import numpy as np
+import pyqtgraph as pg
+import pyqtgraph.functions as fn
+from PyQt5.QtCore import Qt
+from PyQt5.QtGui import QBrush, QColor, QPainterPath, QPen
+from PyQt5.QtWidgets import QGraphicsPathItem
+
+#: Contour points are pixel centres; pixel (c, r) covers [c, c+1) x [r, r+1) on the canvas.
+PIXEL_CENTRE = 0.5
+FILL_ALPHA = 70
+UNKNOWN_COLOUR = "#9a9a9a"
+
+
+def rings_path(rings: Iterable[np.ndarray]) -> QPainterPath:
+    """One path of closed rings ((N, 2) x, y pixel centres); points are copied in bulk for speed."""
+    path = QPainterPath()
+    for ring in rings:
+        pts = np.asarray(ring, dtype=np.float64).reshape(-1, 2)
+        if len(pts) == 0:
+            continue
+        poly = fn.create_qpolygonf(len(pts))
+        view = fn.ndarray_from_qpolygonf(poly)
+        view[:] = pts
+        view += PIXEL_CENTRE
+        path.addPolygon(poly)
+        path.closeSubpath()
+    path.setFillRule(Qt.OddEvenFill)
+    return path
+
+
+class ContourLayer:
+    """One path item per contour, kept in step with a LabelSet by identity.
+
+    LabelSet edits return new sets that share every untouched Contour object, so a redraw after an
+    edit only builds items for the contours that changed (a few, even among thousands).
+    """
+
+    def __init__(self, view: pg.ViewBox) -> None:
+        self.view = view
+        self.items: dict[int, tuple[object, QGraphicsPathItem]] = {}  # id(contour) -> (contour, item)
+        self.colours: Sequence[str] = ()
+        self.visible = True
+        self._pens: dict[int, tuple[QPen, QBrush]] = {}
+
+    @property
+    def classes(self) -> set[int]:
+        """Class ids currently drawn."""
+        return {int(getattr(c, "class_id", -1)) for c, _item in self.items.values()}
+
+    def set_colours(self, colours: Sequence[str]) -> None:
+        """Class colours by class id (recolouring a class redraws at once)."""
+        self.colours = list(colours)
+        self._pens.clear()
+        for contour, item in self.items.values():
+            self._style(item, int(contour.class_id))
+
+    def colour(self, class_id: int) -> QColor:
+        """The colour a class is drawn in (grey for a class the project does not define)."""
+        if 0 <= class_id < len(self.colours):
+            return QColor(self.colours[class_id])
+        return QColor(UNKNOWN_COLOUR)
+
+    def show(self, labels: object | None) -> None:
+        """Draw ``labels`` (a LabelSet, or None to clear), rebuilding only changed contours."""
+        contours = list(getattr(labels, "contours", ())) if labels is not None else []
+        wanted = {id(c): c for c in contours}
+        for key in [k for k in self.items if k not in wanted]:
+            _contour, item = self.items.pop(key)
+            self.view.removeItem(item)
+        for key, contour in wanted.items():
+            if key in self.items:
+                continue
+            item = QGraphicsPathItem(rings_path([contour.outer, *contour.holes]))
+            item.setZValue(10)
+            self._style(item, int(contour.class_id))
+            item.setVisible(self.visible)
+            self.view.addItem(item)
+            self.items[key] = (contour, item)
+
+    def set_visible(self, visible: bool) -> None:
+        """Show or hide every contour (to look at the bare image)."""
+        self.visible = visible
+        for _contour, item in self.items.values():
+            item.setVisible(visible)
+
+    def _style(self, item: QGraphicsPathItem, class_id: int) -> None:
+        if class_id not in self._pens:
+            colour = self.colour(class_id)
+            pen = QPen(colour)
+            pen.setCosmetic(True)
+            pen.setWidthF(2.0)
+            fill = QColor(colour)
+            fill.setAlpha(FILL_ALPHA)
+            self._pens[class_id] = (pen, QBrush(fill))
+        pen, brush = self._pens[class_id]
+        item.setPen(pen)
+        item.setBrush(brush)

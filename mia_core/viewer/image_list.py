@@ -1,0 +1,166 @@
+"""The image list of the open folder: label status per image, unreadable files greyed out with why."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PyQt5.QtCore import Qt, pyqtSignal
+from PyQt5.QtGui import QBrush, QColor, QIcon, QPainter, QPixmap
+from PyQt5.QtWidgets import QLabel, QListWidget, QListWidgetItem, QVBoxLayout, QWidget
+
+from mia_core.label_store import LABEL_FOLDER, label_path
+
+LABELLED, UNLABELLED, UNREADABLE = "labelled", "unlabelled", "unreadable"
+_PATH, _STATE, _REASON, _FRAMES = Qt.UserRole, Qt.UserRole + 1, Qt.UserRole + 2, Qt.UserRole + 3
+
+
+def status_icon(state: str, size: int = 12) -> QIcon:
+    """Filled green dot: labelled; hollow dot: not yet; red cross: cannot be read."""
+    pix = QPixmap(size, size)
+    pix.fill(Qt.transparent)
+    p = QPainter(pix)
+    p.setRenderHint(QPainter.Antialiasing)
+    if state == LABELLED:
+        p.setBrush(QColor("#34c759"))
+        p.setPen(QColor("#1e7d38"))
+        p.drawEllipse(1, 1, size - 2, size - 2)
+    elif state == UNREADABLE:
+        pen = p.pen()
+        pen.setColor(QColor("#ff453a"))
+        pen.setWidth(2)
+        p.setPen(pen)
+        p.drawLine(2, 2, size - 3, size - 3)
+        p.drawLine(2, size - 3, size - 3, 2)
+    else:
+        p.setPen(QColor("#8e8e93"))
+        p.drawEllipse(1, 1, size - 2, size - 2)
+    p.end()
+    return QIcon(pix)
+
+
+def labelled_images(paths: list[Path]) -> set[Path]:
+    """Images that have a label file (whole image, whole stack, or any frame); one folder listing."""
+    if not paths:
+        return set()
+    folder = paths[0].parent / LABEL_FOLDER
+    try:
+        names = {p.name for p in folder.iterdir() if p.suffix == ".npz"}
+    except OSError:
+        return set()
+    out = set()
+    for path in paths:
+        frame_prefix = label_path(path, 0).name[: -len("0000.npz")]
+        if label_path(path).name in names or any(n.startswith(frame_prefix) for n in names):
+            out.add(path)
+    return out
+
+
+class ImageList(QWidget):
+    """The images of a folder; selecting one opens it (PageDown / PageUp step through them)."""
+
+    imageSelected = pyqtSignal(object)  # Path
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.title = QLabel("Images")
+        self.list = QListWidget()
+        self.list.setObjectName("imageList")
+        self.list.setFocusPolicy(Qt.ClickFocus)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.title)
+        layout.addWidget(self.list)
+        self.list.currentItemChanged.connect(self._current_changed)
+        self._items: dict[Path, QListWidgetItem] = {}
+
+    def set_images(self, folder: Path, paths: list[Path]) -> None:
+        """Fill the list (no selection yet) with each image's label status."""
+        self.list.blockSignals(True)
+        self.list.clear()
+        self._items = {}
+        labelled = labelled_images(paths)
+        for path in paths:
+            item = QListWidgetItem(path.name)
+            item.setData(_PATH, str(path))
+            self.list.addItem(item)
+            self._items[path] = item
+            self._style(item, LABELLED if path in labelled else UNLABELLED)
+        self.list.blockSignals(False)
+        self.title.setText(f"{folder.name or folder} — {len(paths)} image(s)")
+
+    @property
+    def paths(self) -> list[Path]:
+        """The listed images, in order."""
+        return list(self._items)
+
+    def current_path(self) -> Path | None:
+        """The selected image."""
+        item = self.list.currentItem()
+        return Path(item.data(_PATH)) if item is not None else None
+
+    def select(self, path: Path) -> bool:
+        """Select (and so open) an image; False when it is not listed."""
+        item = self._items.get(Path(path))
+        if item is None:
+            return False
+        self.list.setCurrentItem(item)
+        return True
+
+    def step(self, delta: int) -> None:
+        """Next (+1) or previous (-1) image, stopping at the ends."""
+        if not self._items:
+            return
+        row = min(max(self.list.currentRow() + delta, 0), self.list.count() - 1)
+        self.list.setCurrentRow(row)
+
+    def state(self, path: Path) -> str | None:
+        """LABELLED, UNLABELLED or UNREADABLE."""
+        item = self._items.get(Path(path))
+        return item.data(_STATE) if item is not None else None
+
+    def reason(self, path: Path) -> str | None:
+        """Why an unreadable image cannot be read."""
+        item = self._items.get(Path(path))
+        return item.data(_REASON) if item is not None else None
+
+    def set_labelled(self, path: Path, labelled: bool) -> None:
+        """Update one image's label status (after an edit)."""
+        item = self._items.get(Path(path))
+        if item is not None and item.data(_STATE) != UNREADABLE:
+            self._style(item, LABELLED if labelled else UNLABELLED)
+
+    def refresh_labelled(self, path: Path) -> None:
+        """Look at the disk again for one image's label files."""
+        self.set_labelled(path, path in labelled_images([Path(path)]))
+
+    def set_unreadable(self, path: Path, reason: str) -> None:
+        """Grey out an image that cannot be read, with the reason in the text and tooltip."""
+        item = self._items.get(Path(path))
+        if item is not None:
+            self._style(item, UNREADABLE, reason)
+
+    def set_frames(self, path: Path, frames: int) -> None:
+        """Show the frame count of a stack beside its name."""
+        item = self._items.get(Path(path))
+        if item is not None:
+            item.setData(_FRAMES, int(frames))
+            self._style(item, item.data(_STATE), item.data(_REASON))
+
+    def _style(self, item: QListWidgetItem, state: str, reason: str | None = None) -> None:
+        item.setData(_STATE, state)
+        item.setData(_REASON, reason)
+        item.setIcon(status_icon(state))
+        name = Path(item.data(_PATH)).name
+        if state == UNREADABLE:
+            item.setText(f"{name} — cannot be read")
+            item.setForeground(QBrush(QColor("#8e8e93")))
+            item.setToolTip(f"{name} cannot be read: {reason}")
+        else:
+            frames = item.data(_FRAMES) or 1
+            item.setText(f"{name}  ({frames} frames)" if frames > 1 else name)
+            item.setForeground(QBrush())
+            item.setToolTip(f"{name}: {'labelled' if state == LABELLED else 'not labelled yet'}")
+
+    def _current_changed(self, current: QListWidgetItem | None, _previous: object) -> None:
+        if current is not None:
+            self.imageSelected.emit(Path(current.data(_PATH)))

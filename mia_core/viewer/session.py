@@ -1,0 +1,83 @@
+"""The label documents of the open folder: one per image, per frame, or one shared by a stack.
+
+Documents are kept while the folder is open, so undo/redo history survives switching images and
+frames. Every document reports its changes to one listener (the window).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+from mia_core.document import LabelDocument
+from mia_core.label_store import LabelFileError, label_path
+from mia_core.labels import LabelSet
+
+Key = tuple[Path, int | None]
+ChangeListener = Callable[[LabelDocument, LabelSet], None]
+
+
+def default_shared(image: Path, frames: int) -> bool:
+    """A stack uses one shared label file when it already has one and no per-frame files."""
+    if frames <= 1:
+        return False
+    if not label_path(image).exists():
+        return False
+    folder = label_path(image).parent
+    prefix = label_path(image, 0).name[: -len("0000.npz")]
+    return not any(folder.glob(f"{prefix}*.npz"))
+
+
+class LabelSession:
+    """Creates and keeps the documents of one folder."""
+
+    def __init__(self, on_change: ChangeListener, inner_contours: bool = True) -> None:
+        self.on_change = on_change
+        self.inner_contours = inner_contours
+        self.docs: dict[Key, LabelDocument] = {}
+        self.shared: dict[Path, bool] = {}
+
+    def clear(self) -> None:
+        """A new folder: forget every document."""
+        self.docs.clear()
+        self.shared.clear()
+
+    def is_shared(self, image: Path, frames: int) -> bool:
+        """Whether a stack's frames share one label file (decided from disk the first time)."""
+        if frames <= 1:
+            return False
+        if image not in self.shared:
+            self.shared[image] = default_shared(image, frames)
+        return self.shared[image]
+
+    def set_shared(self, image: Path, shared: bool) -> None:
+        """Switch a stack between per-frame and shared labels (files on disk are left as they are)."""
+        self.shared[image] = shared
+
+    def document(self, image: Path, shape: tuple[int, int], frame: int | None) -> tuple[LabelDocument, str | None]:
+        """The document of an image (frame None) or a frame, and a warning when its file was corrupt.
+
+        A corrupt label file has been renamed aside by the label store; the document then starts
+        empty so the user can go on, and the warning names the kept file.
+        """
+        key = (Path(image), frame)
+        doc = self.docs.get(key)
+        if doc is not None:
+            return doc, None
+        warning = None
+        # The flag only: holes are filled when the user turns the switch off (one edit), never by
+        # merely opening an image.
+        try:
+            doc = LabelDocument(image, shape, frame, inner_contours=self.inner_contours)
+        except LabelFileError as exc:
+            warning = str(exc)
+            doc = LabelDocument(image, shape, frame, inner_contours=self.inner_contours)
+        doc.subscribe(lambda labels, d=doc: self.on_change(d, labels))
+        self.docs[key] = doc
+        return doc, warning
+
+    def set_inner_contours(self, value: bool) -> None:
+        """Remember the switch for documents opened later (the window applies it to the current one)."""
+        self.inner_contours = value
+        for doc in self.docs.values():
+            doc.set_inner_contours(value, fill_now=False)

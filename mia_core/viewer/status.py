@@ -1,0 +1,117 @@
+"""The status bar: cursor position, pixel value, zoom, whether the labels are saved, and messages."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from PyQt5.QtCore import QTimer
+from PyQt5.QtWidgets import QLabel, QSizePolicy, QStatusBar, QToolButton, QWidget
+
+from mia_core.viewer.progress import ProgressPanel
+
+ERROR_HOLD_MS = 6000
+ERROR_STYLE = "color: #ff453a; font-weight: bold;"
+
+
+class StatusBar(QStatusBar):
+    """Permanent fields on the right, messages and errors on the left."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.message = QLabel()
+        self.message.setObjectName("statusMessage")
+        self.message.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)  # long errors never widen the window
+        self.position = QLabel()
+        self.value = QLabel()
+        self.zoom = QLabel()
+        self.saved = QLabel()
+        self.saved.setObjectName("savedState")
+        self.progress = ProgressPanel()
+        self.plugin_warning = QToolButton()
+        self.plugin_warning.setObjectName("pluginWarning")
+        self.plugin_warning.setStyleSheet(ERROR_STYLE)
+        self.plugin_warning.setAutoRaise(True)
+        self.plugin_warning.hide()
+        self.addWidget(self.message, 1)
+        self.addPermanentWidget(self.plugin_warning)
+        self.addPermanentWidget(self.progress)
+        for w, width in ((self.position, 110), (self.value, 120), (self.zoom, 80), (self.saved, 170)):
+            w.setMinimumWidth(width)
+            self.addPermanentWidget(w)
+        self.last_error: str | None = None
+        self._pending: str | None = None
+        self._hold = QTimer(self)
+        self._hold.setSingleShot(True)
+        self._hold.timeout.connect(self._release)
+
+    def info(self, text: str) -> None:
+        """A plain message; it waits while an error is still being held on screen."""
+        if self._hold.isActive():
+            self._pending = text
+            return
+        self.message.setStyleSheet("")
+        self.message.setText(text)
+        self.message.setToolTip(text)
+
+    def error(self, text: str) -> None:
+        """A message the user must notice (in red), held for a few seconds against plain messages."""
+        self.last_error = text
+        self._pending = None
+        self.message.setStyleSheet(ERROR_STYLE)
+        self.message.setText(text)
+        self.message.setToolTip(text)
+        self._hold.start(ERROR_HOLD_MS)
+
+    def _release(self) -> None:
+        if self._pending is not None:
+            text, self._pending = self._pending, None
+            self.info(text)
+
+    def show_plugin_failures(self, names: list[str]) -> None:
+        """A lasting, clickable note that some plugins failed to load."""
+        self.plugin_warning.setText(f"{len(names)} plugin(s) failed")
+        self.plugin_warning.setToolTip("Failed to load: " + ", ".join(names) + " (click for details)")
+        self.plugin_warning.setVisible(bool(names))
+
+    def show_pixel(self, x: float, y: float, frame: np.ndarray | None) -> None:
+        """Cursor position and the value of the pixel under it (blank outside the image)."""
+        if frame is None:
+            self.position.clear()
+            self.value.clear()
+            return
+        col, row = int(round(x)), int(round(y))
+        h, w = frame.shape[:2]
+        if not (0 <= row < h and 0 <= col < w):
+            self.position.setText(f"x {col}, y {row}")
+            self.value.clear()
+            return
+        self.position.setText(f"x {col}, y {row}")
+        v = frame[row, col]
+        if np.ndim(v):
+            self.value.setText("value " + ", ".join(_fmt(c) for c in v))
+        else:
+            self.value.setText(f"value {_fmt(v)}")
+
+    def show_zoom(self, zoom: float) -> None:
+        """Screen pixels per image pixel, as a percentage."""
+        self.zoom.setText(f"zoom {zoom * 100:.0f}%")
+
+    def show_saved(self, path_name: str | None) -> None:
+        """Every edit is saved at once; say when and where the last one went."""
+        if path_name is None:
+            self.saved.clear()
+        else:
+            self.saved.setStyleSheet("")
+            self.saved.setText(f"saved {time.strftime('%H:%M:%S')}")
+            self.saved.setToolTip(f"labels saved to {path_name}")
+
+    def show_not_saved(self) -> None:
+        """An edit was refused: make it plain nothing was written."""
+        self.saved.setStyleSheet(ERROR_STYLE)
+        self.saved.setText("NOT saved")
+
+
+def _fmt(v: object) -> str:
+    f = float(v)  # type: ignore[arg-type]
+    return str(int(f)) if f.is_integer() else f"{f:.4g}"

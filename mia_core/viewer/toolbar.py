@@ -1,0 +1,193 @@
+"""The tool bars: one button per registered tool plugin (label, icon, shortcut), and the active
+tool's mode, its size slider and the "Inner contours" switch."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Sequence
+
+from PyQt5.QtCore import QRectF, Qt, pyqtSignal
+from PyQt5.QtGui import QColor, QFont, QFontMetrics, QIcon, QKeySequence, QPainter, QPixmap
+from PyQt5.QtWidgets import (
+    QAction,
+    QActionGroup,
+    QCheckBox,
+    QLabel,
+    QSlider,
+    QToolBar,
+    QToolButton,
+    QWidget,
+)
+
+ICON_SIZE = 24
+
+
+def tool_icon(tool: Any) -> QIcon:
+    """The tool's icon: an image file, a theme icon, its glyph when the font has it, else its initial."""
+    spec = getattr(tool, "icon", None)
+    if isinstance(spec, str) and spec:
+        if Path(spec).suffix.lower() in (".png", ".svg", ".jpg", ".ico") and Path(spec).is_file():
+            return QIcon(spec)
+        if QIcon.hasThemeIcon(spec):
+            return QIcon.fromTheme(spec)
+        font = QFont()
+        font.setPixelSize(18)
+        metrics = QFontMetrics(font)
+        if len(spec) <= 2 and all(metrics.inFontUcs4(ord(ch)) for ch in spec):
+            return _text_icon(spec, font, None)
+    font = QFont()
+    font.setPixelSize(15)
+    font.setBold(True)
+    initial = (getattr(tool, "label", "") or getattr(tool, "name", "?"))[:1].upper()
+    return _text_icon(initial, font, QColor("#5a6f86"))
+
+
+def _text_icon(text: str, font: QFont, background: QColor | None) -> QIcon:
+    pix = QPixmap(ICON_SIZE, ICON_SIZE)
+    pix.fill(Qt.transparent)
+    p = QPainter(pix)
+    p.setRenderHint(QPainter.Antialiasing)
+    if background is not None:
+        p.setBrush(background)
+        p.setPen(Qt.NoPen)
+        p.drawRoundedRect(QRectF(1, 1, ICON_SIZE - 2, ICON_SIZE - 2), 5, 5)
+        p.setPen(QColor("white"))
+    else:
+        p.setPen(QColor("#202020"))
+    p.setFont(font)
+    p.drawText(QRectF(0, 0, ICON_SIZE, ICON_SIZE), Qt.AlignCenter, text)
+    p.end()
+    return QIcon(pix)
+
+
+class ToolBar(QToolBar):
+    """One checkable button per tool plugin, in F-key order."""
+
+    toolRequested = pyqtSignal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__("Tools", parent)
+        self.setObjectName("toolsToolbar")
+        self.setToolButtonStyle(Qt.ToolButtonTextUnderIcon)
+        self.group = QActionGroup(self)
+        self.group.setExclusive(True)
+        self.actions_by_tool: dict[str, QAction] = {}
+
+    def set_tools(self, tools: Sequence[Any]) -> None:
+        """One button per tool, with its shortcut (F1-F6 for the built-ins)."""
+        for action in self.actions_by_tool.values():
+            self.group.removeAction(action)
+            self.removeAction(action)
+        self.actions_by_tool = {}
+        used: set[str] = set()
+        for tool in tools:
+            action = QAction(tool_icon(tool), _short_label(tool), self)
+            action.setCheckable(True)
+            action.setObjectName(f"tool_{tool.name}")
+            shortcut = getattr(tool, "shortcut", None)
+            tip = getattr(tool, "label", tool.name)
+            keys = QKeySequence(shortcut).toString() if shortcut else ""
+            if keys and keys not in used:  # a clash would silence both tools' keys
+                used.add(keys)
+                action.setShortcut(QKeySequence(keys))
+                action.setShortcutContext(Qt.WindowShortcut)
+                tip += f" ({keys})"
+            elif keys:
+                tip += f" (its key {keys} is taken by another tool)"
+            action.setToolTip(tip)
+            action.triggered.connect(lambda _c=False, n=tool.name: self.toolRequested.emit(n))
+            self.group.addAction(action)
+            self.addAction(action)
+            self.actions_by_tool[tool.name] = action
+
+    def show_tool(self, name: str) -> None:
+        """Check the active tool's button."""
+        action = self.actions_by_tool.get(name)
+        if action is not None:
+            action.setChecked(True)
+
+
+class ToolOptionsBar(QToolBar):
+    """The active tool's mode and size, the Inner contours switch, and the edit actions."""
+
+    modeToggleRequested = pyqtSignal()
+    sizeRequested = pyqtSignal(int)
+    innerContoursToggled = pyqtSignal(bool)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__("Tool options", parent)
+        self.setObjectName("toolOptionsToolbar")
+        self.mode_button = QToolButton()
+        self.mode_button.setObjectName("toolMode")
+        self.mode_button.setToolTip("The tool's mode; right-click on the image (or click here) to change it")
+        self.mode_button.setFocusPolicy(Qt.NoFocus)
+        self.mode_button.setMinimumWidth(110)
+        self.mode_button.clicked.connect(self.modeToggleRequested.emit)
+        self.size_label = QLabel(" Size ")
+        self.size_slider = QSlider(Qt.Horizontal)
+        self.size_slider.setObjectName("toolSize")
+        self.size_slider.setFocusPolicy(Qt.NoFocus)
+        self.size_slider.setFixedWidth(140)
+        self.size_slider.setToolTip("Brush radius / slice width in pixels (mouse wheel in the brush tool)")
+        self.size_value = QLabel()
+        self.size_value.setMinimumWidth(32)
+        self.size_slider.valueChanged.connect(self._size_moved)
+        self.inner = QCheckBox("Inner contours")
+        self.inner.setObjectName("innerContours")
+        self.inner.setChecked(True)
+        self.inner.setFocusPolicy(Qt.NoFocus)
+        self.inner.setToolTip("Off: contours have no holes (every hole of this image is filled at once)")
+        self.inner.toggled.connect(self.innerContoursToggled.emit)
+        self.addWidget(self.mode_button)
+        self.addWidget(self.size_label)
+        self.addWidget(self.size_slider)
+        self.addWidget(self.size_value)
+        self.addSeparator()
+        self.addWidget(self.inner)
+        self.addSeparator()
+
+    def show_tool(self, tool: Any) -> None:
+        """Set up the mode and size controls for the active tool."""
+        self.show_mode(str(getattr(tool, "mode", "")), len(getattr(tool, "modes", ())))
+        lo, hi = int(getattr(tool, "min_size", 1)), int(getattr(tool, "max_size", 200))
+        self.size_slider.blockSignals(True)
+        self.size_slider.setRange(lo, max(hi, lo))
+        self.size_slider.blockSignals(False)
+        self.show_size(int(getattr(tool, "size", 0) or 0))
+
+    def show_mode(self, mode: str, count: int = 2) -> None:
+        """The active tool's mode (it changes on right-click)."""
+        self.mode_button.setText(f"Mode: {mode}" if mode else "")
+        self.mode_button.setEnabled(count > 1)
+
+    def show_size(self, size: int) -> None:
+        """Follow the tool's size (wheel in the brush tool) without feeding it back."""
+        has = size > 0
+        for w in (self.size_slider, self.size_label, self.size_value):
+            w.setEnabled(has)
+        self.size_slider.blockSignals(True)
+        self.size_slider.setValue(size if has else self.size_slider.minimum())
+        self.size_slider.blockSignals(False)
+        self.size_value.setText(str(size) if has else "")
+
+    def _size_moved(self, value: int) -> None:
+        self.size_value.setText(str(value))
+        self.sizeRequested.emit(value)
+
+
+def _short_label(tool: Any) -> str:
+    """Button text: the first word of the label ("Draw (add / delete)" -> "Draw")."""
+    label = str(getattr(tool, "label", "") or tool.name).strip()
+    return label.split()[0] if label else tool.name
+
+
+def toolbar_order(tools: Sequence[Any]) -> list[Any]:
+    """Tools with F-key shortcuts in key order (F1 first), then the others in registry order."""
+
+    def key(item: tuple[int, Any]) -> tuple[int, int]:
+        index, tool = item
+        m = re.fullmatch(r"F(\d+)", str(getattr(tool, "shortcut", "") or ""))
+        return (int(m.group(1)) if m else 1000, index)
+
+    return [t for _i, t in sorted(enumerate(tools), key=key)]
