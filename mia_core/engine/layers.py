@@ -1,0 +1,283 @@
+"""NHWC network building blocks (Flax NNX) tuned for XLA:CPU training.
+
+XLA:CPU computes many convolutions' *weight* gradients several times slower than their forward
+pass, so :func:`conv2d` is a ``jax.custom_vjp`` that keeps ``lax.conv_general_dilated`` for the
+forward pass and the input gradient and computes the weight gradient itself on the layers where
+that measured faster (``benchmarks/README.md``): im2col blocks times ``dy`` (dense), shifted
+multiply-sums (depthwise).
+"""
+
+from __future__ import annotations
+
+import math
+from functools import partial
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+from jax import lax
+
+_DIMENSIONS = ("NHWC", "HWIO", "NHWC")
+
+#: Running-statistics momentum of every BatchNorm: 0.9 so that eval-mode predictions are right
+#: after a short CPU training (with 0.99 the running statistics still lag after hundreds of steps).
+BN_MOMENTUM = 0.9
+
+
+def same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:
+    """(low, high) padding of one axis that TensorFlow/lax call SAME, so output = ceil(size/stride)."""
+    out = -(-size // stride)
+    total = max((out - 1) * stride + kernel - size, 0)
+    return total // 2, total - total // 2
+
+
+def _conv(x: jax.Array, w: jax.Array, stride: int, groups: int) -> jax.Array:
+    """Plain lax convolution with SAME padding (the reference the custom gradient must match)."""
+    pads = [same_padding(x.shape[1], w.shape[0], stride), same_padding(x.shape[2], w.shape[1], stride)]
+    return lax.conv_general_dilated(
+        x, w, (stride, stride), pads, dimension_numbers=_DIMENSIONS, feature_group_count=groups
+    )
+
+
+def _shifted_inputs(x: jax.Array, kh: int, kw: int, stride: int, out_hw: tuple[int, int]):
+    """Yield (i, j, x_shift): the input pixels that kernel tap (i, j) multiplies, shaped like dy."""
+    ph = same_padding(x.shape[1], kh, stride)
+    pw = same_padding(x.shape[2], kw, stride)
+    xp = jnp.pad(x, ((0, 0), ph, pw, (0, 0))) if any(ph + pw) else x
+    ho, wo = out_hw
+    for i in range(kh):
+        for j in range(kw):
+            yield i, j, lax.slice(
+                xp,
+                (0, i, j, 0),
+                (xp.shape[0], i + (ho - 1) * stride + 1, j + (wo - 1) * stride + 1, xp.shape[3]),
+                (1, stride, stride, 1),
+            )
+
+
+#: How :func:`conv2d` computes kernel gradients: "auto" (blocked where it beats XLA, else XLA),
+#: "blocked", "taps" (nine shifted einsums) or "xla". Read at trace time; benchmarks switch it.
+WEIGHT_GRADIENT = "auto"
+# im2col columns per block; a block's columns stay in cache (see benchmarks/README.md)
+_BLOCK_PIXELS = 512
+# "auto" uses blocks only where they measured faster than XLA: at least this many output
+# channels and output pixels per image (narrow or tiny layers stay with XLA)
+_MIN_BLOCKED_OUT_CHANNELS = 64
+_MIN_BLOCKED_OUT_PIXELS = 1024
+
+
+def _block_rows(out_h: int, out_w: int) -> int:
+    """Output rows per block: the largest divisor of ``out_h`` keeping a block near
+    :data:`_BLOCK_PIXELS` pixels (at least one row)."""
+    want = max(1, _BLOCK_PIXELS // out_w)
+    return max(r for r in range(1, min(want, out_h) + 1) if out_h % r == 0)
+
+
+def _blocked_weight_grad(x: jax.Array, dy: jax.Array, kh: int, kw: int, stride: int) -> jax.Array:
+    """Kernel gradient streamed over blocks of output rows: each block's im2col columns
+    (pixels x kh*kw*C) stay in cache and meet its dy rows in one matrix product, accumulated by
+    two independent ``lax.scan`` loops (one per core). XLA instead materialises transposed
+    copies of x and dy and runs a "backward filter" convolution far below matmul speed."""
+    b, h, w, c = x.shape
+    _, ho, wo, o = dy.shape
+    ph, pw = same_padding(h, kh, stride), same_padding(w, kw, stride)
+    xp = jnp.pad(x, ((0, 0), ph, pw, (0, 0)))
+    rows = _block_rows(ho, wo)
+    in_rows = (rows - 1) * stride + kh
+    blocks_per_image = ho // rows
+    acc_type = jnp.promote_types(dy.dtype, jnp.float32)
+
+    def block(acc: jax.Array, index: jax.Array) -> tuple[jax.Array, None]:
+        image, r0 = index // blocks_per_image, (index % blocks_per_image) * rows
+        xb = lax.dynamic_slice(xp, (image, r0 * stride, 0, 0), (1, in_rows, xp.shape[2], c))[0]
+        db = lax.dynamic_slice(dy, (image, r0, 0, 0), (1, rows, wo, o))[0].reshape(rows * wo, o)
+        taps = [
+            lax.slice(
+                xb, (i, j, 0), (i + (rows - 1) * stride + 1, j + (wo - 1) * stride + 1, c),
+                (stride, stride, 1),
+            )
+            for i in range(kh)
+            for j in range(kw)
+        ]
+        cols = jnp.concatenate(taps, axis=-1).reshape(rows * wo, kh * kw * c)
+        product = lax.dot_general(cols, db, (((0,), (0,)), ((), ())), preferred_element_type=acc_type)
+        return acc + product, None
+
+    total = b * blocks_per_image
+    parts = 2 if total >= 2 else 1
+    result = jnp.zeros((kh * kw * c, o), acc_type)
+    for part in range(parts):
+        indices = jnp.arange(part * total // parts, (part + 1) * total // parts)
+        partial_sum, _ = lax.scan(block, jnp.zeros((kh * kw * c, o), acc_type), indices)
+        result = result + partial_sum
+    return result.reshape(kh, kw, c, o)
+
+
+def _weight_grad(x: jax.Array, dy: jax.Array, w_shape: tuple[int, ...], stride: int, groups: int):
+    """Kernel gradient by the method :data:`WEIGHT_GRADIENT` picks; None = let XLA do it."""
+    kh, kw, cin_g, cout = w_shape
+    out_hw = dy.shape[1:3]
+    acc = jnp.promote_types(dy.dtype, jnp.float32)
+    method = WEIGHT_GRADIENT
+    if method == "xla":
+        return None
+    if groups == 1:
+        fits = cout >= _MIN_BLOCKED_OUT_CHANNELS and out_hw[0] * out_hw[1] >= _MIN_BLOCKED_OUT_PIXELS
+        if method == "blocked" or (method == "auto" and fits):
+            return _blocked_weight_grad(x, dy, kh, kw, stride)
+        if method == "taps":
+            taps = [
+                jnp.einsum("bhwc,bhwo->co", xs, dy, preferred_element_type=acc)
+                for _, _, xs in _shifted_inputs(x, kh, kw, stride, out_hw)
+            ]
+            return jnp.stack(taps).reshape(kh, kw, cin_g, cout)
+        return None
+    if cin_g == 1 and groups == x.shape[3] == cout:  # depthwise: one fused multiply-sum per tap
+        taps = [
+            jnp.sum(xs.astype(acc) * dy.astype(acc), axis=(0, 1, 2))
+            for _, _, xs in _shifted_inputs(x, kh, kw, stride, out_hw)
+        ]
+        return jnp.stack(taps).reshape(kh, kw, 1, cout)
+    return None
+
+
+@partial(jax.custom_vjp, nondiff_argnums=(2, 3))
+def conv2d(x: jax.Array, w: jax.Array, stride: int = 1, groups: int = 1) -> jax.Array:
+    """SAME-padded NHWC x HWIO convolution with a fast weight gradient on XLA:CPU."""
+    return _conv(x, w, stride, groups)
+
+
+def _conv2d_fwd(x, w, stride, groups):
+    return _conv(x, w, stride, groups), (x, w)
+
+
+def _conv2d_bwd(stride, groups, residuals, dy):
+    x, w = residuals
+    _, input_vjp = jax.vjp(lambda xx: _conv(xx, w, stride, groups), x)
+    (dx,) = input_vjp(dy)
+    dw = _weight_grad(x, dy, w.shape, stride, groups)
+    if dw is None:  # XLA's own kernel gradient is the better (or only) choice here
+        _, kernel_vjp = jax.vjp(lambda ww: _conv(x, ww, stride, groups), w)
+        (dw,) = kernel_vjp(dy)
+    return dx, dw.astype(w.dtype)
+
+
+conv2d.defvjp(_conv2d_fwd, _conv2d_bwd)
+
+
+def _normal(key: jax.Array, shape: tuple[int, ...], std: float) -> jax.Array:
+    """N(0, std^2) init drawn by numpy from the key's bits: ``jax.random.normal`` compiles anew
+    for every kernel shape (seconds each on a small CPU), numpy does not. Under tracing
+    (``nnx.jit``/``nnx.eval_shape`` model creation) the key is abstract, so JAX draws."""
+    try:
+        bits = np.asarray(jax.random.key_data(key)).ravel().tolist()
+    except jax.errors.TracerArrayConversionError:
+        return std * jax.random.normal(key, shape, jnp.float32)
+    values = np.random.default_rng(bits).standard_normal(shape, dtype=np.float32)
+    return jnp.asarray(values * np.float32(std))
+
+
+class Conv2d(nnx.Module):
+    """SAME-padded 2-D convolution on NHWC tensors using :func:`conv2d` (He-normal kernel init)."""
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        kernel_size: int = 3,
+        stride: int = 1,
+        use_bias: bool = True,
+        *,
+        groups: int = 1,
+        dtype: Any = None,
+        rngs: nnx.Rngs,
+    ) -> None:
+        if in_features % groups or out_features % groups:
+            raise ValueError(
+                f"Conv2d: in_features {in_features} and out_features {out_features} "
+                f"must be multiples of groups {groups}"
+            )
+        self.in_features = in_features
+        self.out_features = out_features
+        self.kernel_size = kernel_size
+        self.stride = stride
+        self.groups = groups
+        self.dtype = dtype
+        fan_in = kernel_size * kernel_size * in_features // groups
+        std = math.sqrt(2.0 / fan_in)
+        shape = (kernel_size, kernel_size, in_features // groups, out_features)
+        self.kernel = nnx.Param(_normal(rngs.params(), shape, std))
+        self.bias = nnx.Param(jnp.zeros((out_features,), jnp.float32)) if use_bias else None
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        w = self.kernel[...]
+        if self.dtype is not None:
+            x, w = x.astype(self.dtype), w.astype(self.dtype)
+        y = conv2d(x, w, self.stride, self.groups)
+        if self.bias is not None:
+            y = y + self.bias[...].astype(y.dtype)
+        return y
+
+
+def scale_channels(channels: int, width: float, divisor: int = 1) -> int:
+    """``channels * width`` rounded to a multiple of ``divisor`` (at least ``divisor``), so width
+    multipliers shrink networks for tests and small machines without breaking channel groups."""
+    scaled = max(divisor, int(channels * width + divisor / 2) // divisor * divisor)
+    if scaled < 0.9 * channels * width:  # never round down by more than 10 %
+        scaled += divisor
+    return scaled
+
+
+def batch_norm(features: int, rngs: nnx.Rngs) -> nnx.BatchNorm:
+    """BatchNorm over the channel axis with momentum :data:`BN_MOMENTUM` (see its note)."""
+    return nnx.BatchNorm(features, momentum=BN_MOMENTUM, epsilon=1e-5, rngs=rngs)
+
+
+def max_pool(x: jax.Array, window: int = 2, stride: int | None = None) -> jax.Array:
+    """Max-pool NHWC with SAME padding; the common 2x2/2 case is a reshape (cheap gradient)."""
+    stride = window if stride is None else stride
+    b, h, w, c = x.shape
+    if window == stride and h % window == 0 and w % window == 0:
+        return x.reshape(b, h // window, window, w // window, window, c).max(axis=(2, 4))
+    pads = ((0, 0), same_padding(h, window, stride), same_padding(w, window, stride), (0, 0))
+    return lax.reduce_window(
+        x, -jnp.inf, lax.max, (1, window, window, 1), (1, stride, stride, 1), pads
+    )
+
+
+def upsample2x(x: jax.Array) -> jax.Array:
+    """Nearest-neighbour 2x up-sampling of NHWC (a broadcast, so its gradient is a cheap sum)."""
+    b, h, w, c = x.shape
+    y = jnp.broadcast_to(x[:, :, None, :, None, :], (b, h, 2, w, 2, c))
+    return y.reshape(b, 2 * h, 2 * w, c)
+
+
+class ConvBNReLU(nnx.Module):
+    """Conv2d (no bias) -> BatchNorm -> ReLU (or ReLU6), the unit most encoders and decoders use."""
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        kernel_size: int = 3,
+        stride: int = 1,
+        *,
+        groups: int = 1,
+        relu6: bool = False,
+        activation: bool = True,
+        rngs: nnx.Rngs,
+    ) -> None:
+        self.conv = Conv2d(
+            in_features, out_features, kernel_size, stride, use_bias=False, groups=groups, rngs=rngs
+        )
+        self.bn = batch_norm(out_features, rngs)
+        self.relu6 = relu6
+        self.activation = activation
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        y = self.bn(self.conv(x))
+        if not self.activation:
+            return y
+        return jnp.clip(y, 0.0, 6.0) if self.relu6 else jax.nn.relu(y)

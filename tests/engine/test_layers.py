@@ -1,0 +1,173 @@
+"""The engine's building blocks against plain lax / numpy references."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from flax import nnx
+from jax import lax
+
+from mia_core.engine import layers
+
+# (batch, height, width, in, out, kernel, stride, groups)
+CASES = [
+    (2, 8, 8, 3, 5, 3, 1, 1),
+    (2, 9, 7, 4, 6, 3, 2, 1),  # odd sizes, strided: asymmetric SAME padding
+    (1, 8, 8, 4, 6, 1, 1, 1),
+    (2, 8, 6, 4, 6, 1, 2, 1),
+    (1, 16, 16, 3, 4, 7, 2, 1),  # ResNet stem
+    (2, 8, 8, 6, 6, 3, 1, 6),  # depthwise
+    (2, 9, 9, 6, 6, 3, 2, 6),  # strided depthwise
+    (2, 8, 8, 4, 6, 3, 1, 2),  # grouped: falls back to XLA's kernel gradient
+    (2, 8, 8, 3, 6, 3, 1, 3),  # depthwise with channel multiplier 2: fallback
+    (1, 32, 32, 4, 64, 3, 1, 1),  # wide enough for the blocked kernel gradient
+    (1, 64, 64, 3, 64, 3, 2, 1),  # strided, blocked
+]
+
+
+def _reference(x, w, stride, groups):
+    """lax convolution with explicit SAME padding computed the TensorFlow way."""
+    return lax.conv_general_dilated(
+        x, w, (stride, stride), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC"),
+        feature_group_count=groups,
+    )
+
+
+@pytest.mark.parametrize("b,h,w,cin,cout,k,s,g", CASES)
+def test_conv2d_matches_lax_values_and_gradients(b, h, w, cin, cout, k, s, g):
+    rng = np.random.default_rng(k * 10 + s + g)
+    x = jnp.asarray(rng.normal(size=(b, h, w, cin)), jnp.float32)
+    kern = jnp.asarray(rng.normal(size=(k, k, cin // g, cout)), jnp.float32)
+    ref_y = jax.jit(_reference, static_argnums=(2, 3))(x, kern, s, g)
+    cot = jnp.asarray(rng.normal(size=ref_y.shape), jnp.float32)
+
+    y = jax.jit(layers.conv2d, static_argnums=(2, 3))(x, kern, s, g)
+    assert y.shape == ref_y.shape == (b, -(-h // s), -(-w // s), cout)
+    np.testing.assert_allclose(y, ref_y, rtol=1e-5, atol=1e-5)
+
+    def loss(f):
+        return lambda xx, ww: jnp.sum(f(xx, ww, s, g) * cot)
+
+    dx, dw = jax.jit(jax.grad(loss(layers.conv2d), argnums=(0, 1)))(x, kern)
+    ref_dx, ref_dw = jax.jit(jax.grad(loss(_reference), argnums=(0, 1)))(x, kern)
+    np.testing.assert_allclose(dx, ref_dx, rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(dw, ref_dw, rtol=1e-5, atol=1e-4)
+
+
+@pytest.mark.parametrize("method", ["blocked", "taps"])
+@pytest.mark.parametrize(
+    "shape,kernel,stride",
+    [((2, 8, 8, 3), (3, 3, 3, 5), 1), ((2, 9, 7, 4), (3, 3, 4, 6), 2), ((1, 16, 16, 3), (7, 7, 3, 4), 2),
+     ((2, 8, 6, 4), (1, 1, 4, 6), 2)],
+)
+def test_each_kernel_gradient_method_matches_xla(monkeypatch, method, shape, kernel, stride):
+    monkeypatch.setattr(layers, "WEIGHT_GRADIENT", method)
+    rng = np.random.default_rng(sum(kernel) + stride)
+    x = jnp.asarray(rng.normal(size=shape), jnp.float32)
+    out = (shape[0], -(-shape[1] // stride), -(-shape[2] // stride), kernel[3])
+    dy = jnp.asarray(rng.normal(size=out), jnp.float32)
+    got = jax.jit(lambda a, b: layers._weight_grad(a, b, kernel, stride, 1))(x, dy)
+    ref = jax.jit(
+        lambda a, b: jax.vjp(lambda w: _reference(a, w, stride, 1), jnp.zeros(kernel))[1](b)[0]
+    )(x, dy)
+    np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-4)
+
+
+def test_auto_kernel_gradient_uses_blocks_only_for_wide_layers(monkeypatch):
+    monkeypatch.setattr(layers, "WEIGHT_GRADIENT", "auto")
+    calls = []
+    real = layers._blocked_weight_grad
+    monkeypatch.setattr(
+        layers, "_blocked_weight_grad", lambda *a: calls.append(a[2:]) or real(*a)
+    )
+    wide = jax.ShapeDtypeStruct((1, 32, 32, 4), jnp.float32), jax.ShapeDtypeStruct((1, 32, 32, 64), jnp.float32)
+    narrow = wide[0], jax.ShapeDtypeStruct((1, 32, 32, 32), jnp.float32)
+    jax.eval_shape(lambda a, b: layers._weight_grad(a, b, (3, 3, 4, 64), 1, 1), *wide)
+    assert calls == [(3, 3, 1)]
+    assert layers._weight_grad(*[jnp.zeros(s.shape) for s in narrow], (3, 3, 4, 32), 1, 1) is None
+    monkeypatch.setattr(layers, "WEIGHT_GRADIENT", "xla")
+    assert layers._weight_grad(*[jnp.zeros(s.shape) for s in wide], (3, 3, 4, 64), 1, 1) is None
+
+
+def test_conv2d_module_adds_bias_and_has_hwio_kernel():
+    conv = layers.Conv2d(3, 4, kernel_size=3, stride=2, rngs=nnx.Rngs(0))
+    conv.bias[...] = jnp.arange(4.0)
+    x = jnp.asarray(np.random.default_rng(1).normal(size=(2, 10, 10, 3)), jnp.float32)
+    assert conv.kernel[...].shape == (3, 3, 3, 4)
+    ref = _reference(x, conv.kernel[...], 2, 1) + jnp.arange(4.0)
+    np.testing.assert_allclose(conv(x), ref, rtol=1e-5, atol=1e-5)
+    # He-normal init: kernel std close to sqrt(2 / fan_in)
+    big = layers.Conv2d(64, 64, 3, rngs=nnx.Rngs(0))
+    assert abs(float(jnp.std(big.kernel[...])) - np.sqrt(2 / (9 * 64))) < 0.01
+
+
+def test_conv2d_rejects_channels_not_divisible_by_groups():
+    with pytest.raises(ValueError, match="groups"):
+        layers.Conv2d(6, 4, groups=4, rngs=nnx.Rngs(0))
+
+
+def test_conv2d_bfloat16_compute_dtype():
+    conv = layers.Conv2d(3, 4, dtype=jnp.bfloat16, rngs=nnx.Rngs(0))
+    x = jnp.asarray(np.random.default_rng(2).normal(size=(1, 8, 8, 3)), jnp.float32)
+    y = conv(x)
+    assert y.dtype == jnp.bfloat16
+    ref = _reference(x, conv.kernel[...], 1, 1)
+    np.testing.assert_allclose(np.asarray(y, np.float32), ref, rtol=0.05, atol=0.1)
+    grad = nnx.grad(lambda m: jnp.sum(m(x).astype(jnp.float32) ** 2))(conv)
+    assert grad.kernel[...].dtype == jnp.float32
+
+
+def test_batch_norm_uses_momentum_point_nine():
+    bn = layers.batch_norm(2, nnx.Rngs(0))
+    x = np.random.default_rng(0).normal(3.0, 2.0, (4, 5, 5, 2)).astype(np.float32)
+    y = bn(jnp.asarray(x))
+    mean, var = x.mean(axis=(0, 1, 2)), x.var(axis=(0, 1, 2))
+    np.testing.assert_allclose(y, (x - mean) / np.sqrt(var + 1e-5), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(bn.mean[...], 0.1 * mean, rtol=1e-5)
+    np.testing.assert_allclose(bn.var[...], 0.9 + 0.1 * var, rtol=1e-5)
+
+
+def _numpy_max_pool(x, window, stride):
+    b, h, w, c = x.shape
+    oh, ow = -(-h // stride), -(-w // stride)
+    ph = max((oh - 1) * stride + window - h, 0) // 2
+    pw = max((ow - 1) * stride + window - w, 0) // 2
+    out = np.full((b, oh, ow, c), -np.inf, x.dtype)
+    for i in range(oh):
+        for j in range(ow):
+            r0, c0 = i * stride - ph, j * stride - pw
+            patch = x[:, max(r0, 0) : r0 + window, max(c0, 0) : c0 + window]
+            out[:, i, j] = patch.max(axis=(1, 2))
+    return out
+
+
+@pytest.mark.parametrize("shape,window,stride", [((2, 8, 6, 3), 2, 2), ((1, 9, 8, 2), 3, 2)])
+def test_max_pool_matches_numpy(shape, window, stride):
+    x = np.random.default_rng(1).normal(size=shape).astype(np.float32)
+    np.testing.assert_array_equal(
+        layers.max_pool(jnp.asarray(x), window, stride), _numpy_max_pool(x, window, stride)
+    )
+
+
+def test_max_pool_gradient_goes_to_the_maximum():
+    x = np.random.default_rng(2).normal(size=(1, 4, 4, 1)).astype(np.float32)
+    g = np.asarray(jax.grad(lambda v: jnp.sum(layers.max_pool(v)))(jnp.asarray(x)))
+    blocks = x.reshape(2, 2, 2, 2).transpose(0, 2, 1, 3).reshape(4, 4)
+    expected = (blocks == blocks.max(axis=1, keepdims=True)).astype(np.float32)
+    np.testing.assert_array_equal(g.reshape(2, 2, 2, 2).transpose(0, 2, 1, 3).reshape(4, 4), expected)
+
+
+def test_upsample2x_is_nearest_neighbour():
+    x = np.random.default_rng(3).normal(size=(2, 3, 4, 5)).astype(np.float32)
+    expected = x.repeat(2, axis=1).repeat(2, axis=2)
+    np.testing.assert_array_equal(layers.upsample2x(jnp.asarray(x)), expected)
+
+
+def test_same_padding_matches_output_size():
+    for size in range(5, 12):
+        for k, s in [(1, 1), (3, 1), (3, 2), (7, 2), (1, 2)]:
+            lo, hi = layers.same_padding(size, k, s)
+            assert (size + lo + hi - k) // s + 1 == -(-size // s)
+            assert hi - lo in (0, 1)

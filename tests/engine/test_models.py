@@ -1,0 +1,195 @@
+"""Backbones + U-Net: output shapes, finite gradients, strides, parameter counts, model builder."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from flax import nnx
+
+from mia_core.engine.layers import ConvBNReLU
+from mia_core.engine.model import SIZE_MULTIPLE, build_model, check_input_size
+from mia_plugins.architectures.unet import UNetArchitecture
+from mia_plugins.backbones.mobilenet import MobileNetV2Backbone
+from mia_plugins.backbones.plain import PlainBackbone
+from mia_plugins.backbones.resnet import ResNetBackbone
+from mia_plugins.backbones.vgg import VGGBackbone
+
+# Compile quickly: these tests check numbers, not speed.
+FAST_COMPILE = {"xla_backend_optimization_level": 0}
+
+TINY_BACKBONES = {
+    "plain": PlainBackbone(width=0.25),
+    "resnet18": ResNetBackbone("resnet18", (2, 2, 2, 2), width=0.125),
+    "resnet34": ResNetBackbone("resnet34", (3, 4, 6, 3), width=0.125),
+    "vgg16": VGGBackbone(width=0.125),
+    "mobilenetv2": MobileNetV2Backbone(width=0.25),
+}
+TINY_UNET = UNetArchitecture(decoder_channels=(16, 8, 8, 8, 8))
+
+
+def _loss_and_grads(model: nnx.Module, x: jax.Array, target: jax.Array):
+    """Compile one training-mode forward + backward and run it."""
+    graphdef, state = nnx.split(model)
+
+    def step(state, x):
+        def loss(state):
+            logits = nnx.merge(graphdef, state)(x)
+            return jnp.mean((logits - target) ** 2), logits
+
+        return jax.value_and_grad(loss, has_aux=True)(state)
+
+    return jax.jit(step).lower(state, x).compile(FAST_COMPILE)(state, x)
+
+
+@pytest.mark.parametrize("name", sorted(TINY_BACKBONES))
+def test_unet_gives_logits_at_input_resolution_and_finite_gradients(name):
+    model = TINY_UNET.build(TINY_BACKBONES[name], 3, 4, nnx.Rngs(0))
+    rng = np.random.default_rng(0)
+    x = jnp.asarray(rng.normal(size=(2, 32, 32, 3)), jnp.float32)
+    target = jnp.asarray(rng.normal(size=(2, 32, 32, 4)), jnp.float32)
+    (loss, logits), grads = _loss_and_grads(model, x, target)
+    assert logits.shape == (2, 32, 32, 4)
+    assert logits.dtype == jnp.float32
+    assert np.isfinite(float(loss))
+    leaves = jax.tree_util.tree_leaves_with_path(nnx.state(grads, nnx.Param))
+    assert leaves and all(np.isfinite(np.asarray(g)).all() for _, g in leaves)
+    # every parameter, encoder stem to head, is reached by the gradient
+    dead = [jax.tree_util.keystr(path) for path, g in leaves if not np.any(np.asarray(g))]
+    assert not dead
+
+
+@pytest.mark.parametrize("name", sorted(TINY_BACKBONES))
+def test_backbone_feature_maps_have_declared_strides_and_channels(name):
+    backbone = TINY_BACKBONES[name]
+    encoder = backbone.build(3, nnx.Rngs(0))
+    graphdef, state = nnx.split(encoder)
+    x = jax.ShapeDtypeStruct((2, 64, 96, 3), jnp.float32)
+    out = jax.eval_shape(lambda s, v: nnx.merge(graphdef, s)(v), state, x)
+    assert sorted(out) == sorted(backbone.strides) == [2, 4, 8, 16, 32]
+    for stride, feature in out.items():
+        assert feature.shape == (2, 64 // stride, 96 // stride, encoder.feature_channels[stride])
+
+
+# Parameter counts of torchvision's encoders (classifier removed; our convs before BatchNorm have
+# no bias, so VGG16-BN has 4224 fewer than torchvision's vgg16_bn.features).
+TORCHVISION_COUNTS = {
+    "resnet18": (ResNetBackbone("resnet18", (2, 2, 2, 2)), 11_689_512 - 513_000),
+    "resnet34": (ResNetBackbone("resnet34", (3, 4, 6, 3)), 21_797_672 - 513_000),
+    "mobilenetv2": (MobileNetV2Backbone(), 3_504_872 - 1_281_000),
+    "vgg16": (VGGBackbone(), 14_723_136 - 4_224),
+}
+
+
+@pytest.mark.parametrize("name", sorted(TORCHVISION_COUNTS))
+def test_full_width_encoders_match_torchvision_parameter_counts(name):
+    backbone, expected = TORCHVISION_COUNTS[name]
+    encoder = nnx.eval_shape(lambda: backbone.build(3, nnx.Rngs(0)))
+    params = nnx.state(encoder, nnx.Param)
+    assert sum(int(np.prod(p.shape)) for p in jax.tree.leaves(params)) == expected
+
+
+def test_unet_rejects_backbone_without_needed_stride():
+    class Shallow:
+        name = "shallow"
+        strides = (2, 4, 8)
+
+        def build(self, in_channels, rngs):  # pragma: no cover - must not be reached
+            raise AssertionError("built a backbone the architecture cannot use")
+
+    with pytest.raises(ValueError, match="unet.*shallow"):
+        TINY_UNET.build(Shallow(), 3, 2, nnx.Rngs(0))
+
+
+def test_unet_reads_channels_of_an_encoder_that_does_not_declare_them():
+    class Encoder(nnx.Module):
+        def __init__(self, rngs):
+            self.convs = nnx.List([ConvBNReLU(3 if i == 0 else 4 + i, 5 + i, 3, 2, rngs=rngs)
+                                   for i in range(5)])
+
+        def __call__(self, x):
+            out = {}
+            for i, conv in enumerate(self.convs):
+                x = conv(x)
+                out[2 ** (i + 1)] = x
+            return out
+
+    class ThirdParty:
+        name = "third_party"
+        strides = (2, 4, 8, 16, 32)
+
+        def build(self, in_channels, rngs):
+            return Encoder(rngs)
+
+    model = TINY_UNET.build(ThirdParty(), 3, 2, nnx.Rngs(0))
+    # decoder block at stride 16 sees 9 upsampled + 8 skip channels
+    assert model.decoder[0].conv1.conv.kernel[...].shape == (3, 3, 9 + 8, 16)
+    graphdef, state = nnx.split(model)
+    x = jax.ShapeDtypeStruct((1, 64, 64, 3), jnp.float32)
+    assert jax.eval_shape(lambda s, v: nnx.merge(graphdef, s)(v), state, x).shape == (1, 64, 64, 2)
+
+
+def test_unet_rejects_input_not_multiple_of_32():
+    model = TINY_UNET.build(TINY_BACKBONES["plain"], 1, 2, nnx.Rngs(0))
+    graphdef, state = nnx.split(model)
+    x = jax.ShapeDtypeStruct((1, 48, 64, 1), jnp.float32)
+    with pytest.raises(ValueError, match="multiples of 32"):
+        jax.eval_shape(lambda s, v: nnx.merge(graphdef, s)(v), state, x)
+
+
+def test_check_input_size():
+    check_input_size(SIZE_MULTIPLE * 3, SIZE_MULTIPLE)
+    for h, w in [(48, 64), (64, 0), (0, 0)]:
+        with pytest.raises(ValueError, match=str(SIZE_MULTIPLE)):
+            check_input_size(h, w)
+
+
+class _Registry:
+    """A registry stand-in that serves components by kind and name."""
+
+    def __init__(self, **kinds):
+        self.kinds = kinds
+
+    def get(self, kind, name):
+        try:
+            return self.kinds[kind][name]
+        except KeyError:
+            raise KeyError(f"no {kind} named {name!r}") from None
+
+
+def test_build_model_takes_architecture_and_backbone_from_registry():
+    registry = _Registry(architectures={"unet": TINY_UNET}, backbones={"plain": TINY_BACKBONES["plain"]})
+    model = build_model(registry, "unet", "plain", num_classes=3, in_channels=2, seed=1)
+    assert model.head.kernel[...].shape == (3, 3, 8, 3)
+    assert model.encoder.stages[0][0].conv.kernel[...].shape == (3, 3, 2, 4)
+    again = build_model(registry, "unet", "plain", num_classes=3, in_channels=2, seed=1)
+    other = build_model(registry, "unet", "plain", num_classes=3, in_channels=2, seed=2)
+    np.testing.assert_array_equal(model.head.kernel[...], again.head.kernel[...])
+    assert not np.array_equal(model.head.kernel[...], other.head.kernel[...])
+    with pytest.raises(KeyError, match="resnet99"):
+        build_model(registry, "unet", "resnet99", num_classes=3, in_channels=2)
+    with pytest.raises(ValueError, match="num_classes"):
+        build_model(registry, "unet", "plain", num_classes=0, in_channels=2)
+
+
+def test_installed_plugins_provide_the_engine_components():
+    from mia_core.plugins import load_plugins
+
+    registry = load_plugins()
+    assert {"unet"} <= set(registry.names("architectures"))
+    assert {"vgg16", "resnet18", "resnet34", "mobilenetv2", "plain"} <= set(registry.names("backbones"))
+    assert {"cross_entropy", "focal", "kl_divergence", "dice"} <= set(registry.names("losses"))
+    assert {"iou", "pixel_accuracy"} <= set(registry.names("metrics"))
+    model = nnx.eval_shape(lambda: build_model(registry, "unet", "resnet34", 3, 1))
+    assert model.head.kernel.shape == (3, 3, 16, 3)
+
+
+def test_eval_mode_uses_running_statistics():
+    model = TINY_UNET.build(TINY_BACKBONES["plain"], 1, 2, nnx.Rngs(0))
+    x = jnp.asarray(np.random.default_rng(0).normal(size=(2, 32, 32, 1)), jnp.float32)
+    model.eval()
+    forward = nnx.jit(lambda m, v: m(v))
+    both = forward(model, x)
+    # with running statistics each image's logits do not depend on the rest of the batch
+    np.testing.assert_allclose(forward(model, x[:1]), both[:1], rtol=1e-4, atol=1e-4)
