@@ -1,0 +1,238 @@
+"""Labelled training images: read, normalise, split by image, and weight every pixel.
+
+Labelled pixels train, unlabelled ones get weight 0 — unless an image (or frame) has no background
+(class 0) contours, then its unlabelled pixels count as background, as MIA does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from mia_core.engine.border_weights import separation_weights
+from mia_core.engine.config import TrainConfig
+
+IGNORED = -1  # target value of a pixel that does not train
+
+
+class TrainingDataError(ValueError):
+    """The images or labels cannot make a training set; the message says which and why."""
+
+
+@dataclass
+class LabelledImage:
+    """One labelled image or stack frame, ready for patch sampling."""
+
+    path: Path
+    frame: int | None  # None for a single image or a shared stack label
+    image: np.ndarray  # (H, W, C) float32, normalised
+    target: np.ndarray  # (H, W) int16 class id, IGNORED where the pixel does not train
+    instances: np.ndarray  # (H, W) int32 foreground object number, 0 elsewhere
+    weight: np.ndarray = field(default=None)  # type: ignore[assignment]  # (H, W) float32, set by weigh()
+
+    @property
+    def name(self) -> str:
+        """How messages name this sample."""
+        return self.path.name if self.frame is None else f"{self.path.name} (frame {self.frame})"
+
+
+@dataclass
+class TrainingData:
+    """The training and validation samples and what the model must be built for."""
+
+    train: list[LabelledImage]
+    val: list[LabelledImage]
+    num_classes: int
+    in_channels: int
+    class_weights: np.ndarray  # (num_classes,) per-class pixel weight
+    val_is_train: bool  # no held-out images: validation runs on the training images
+
+
+def normalise(frame: np.ndarray, method: str = "per-image") -> np.ndarray:
+    """Scale one frame to float32 (H, W, C) by its own statistics, so 8- and 16-bit images agree."""
+    x = np.asarray(frame, dtype=np.float32)
+    if x.ndim == 2:
+        x = x[:, :, None]
+    if x.ndim != 3:
+        raise ValueError(f"a frame must be (H, W) or (H, W, C), got shape {frame.shape}")
+    if method == "per-image":
+        mean = x.mean(axis=(0, 1), keepdims=True)
+        std = x.std(axis=(0, 1), keepdims=True)
+        return (x - mean) / np.maximum(std, 1e-6)
+    if method == "min-max":
+        lo = x.min(axis=(0, 1), keepdims=True)
+        hi = x.max(axis=(0, 1), keepdims=True)
+        return (x - lo) / np.maximum(hi - lo, 1e-6)
+    raise ValueError(f"unknown normalisation {method!r}")
+
+
+def frame_channels(frame: np.ndarray) -> int:
+    """Number of channels of a (H, W) or (H, W, C) frame."""
+    return 1 if frame.ndim == 2 else int(frame.shape[-1])
+
+
+def load_labelled_images(folder: str | Path, normalisation: str = "per-image") -> list[LabelledImage]:
+    """Every labelled image (or stack frame) in ``folder``; images without labels are skipped."""
+    from mia_core.images import ImageReadError, image_shape, list_images, read_image
+    from mia_core.label_store import LabelFileError
+
+    root = Path(folder)
+    try:
+        paths = list_images(root)
+    except ImageReadError as exc:
+        raise TrainingDataError(str(exc)) from exc
+    out: list[LabelledImage] = []
+    for path in paths:
+        try:
+            frames = int(image_shape(path)[0])
+            labelled = _labels_of(path, frames)
+            if not labelled:
+                continue
+            pixels = read_image(path)
+        except (ImageReadError, LabelFileError) as exc:
+            raise TrainingDataError(str(exc)) from exc
+        for frame, labels in labelled:
+            for index in range(frames) if frame is None and frames > 1 else [frame or 0]:
+                sample_frame = index if frames > 1 else None
+                out.append(_sample(path, sample_frame, pixels[index], labels, normalisation))
+    return out
+
+
+def _labels_of(path: Path, frames: int) -> list[tuple[int | None, object]]:
+    """(frame, LabelSet) pairs with labels; frame None = one label file for the whole image or stack."""
+    from mia_core.label_store import label_path, load_labels
+
+    found: list[tuple[int | None, object]] = []
+    if frames > 1:
+        for f in range(frames):
+            labels = load_labels(label_path(path, f))
+            if not labels.is_empty:
+                found.append((f, labels))
+        if found:
+            return found
+    labels = load_labels(label_path(path))
+    return [(None, labels)] if not labels.is_empty else []
+
+
+def _sample(path: Path, frame: int | None, pixels: np.ndarray, labels, normalisation: str) -> LabelledImage:
+    """Build one sample: normalised image, training targets and foreground objects."""
+    shape = pixels.shape[:2]
+    target = labels.to_class_map(shape).astype(np.int16)
+    if not np.any(target == 0):
+        target[target == IGNORED] = 0  # no background drawn: everything unlabelled is background
+    instances = labels.to_instance_map(shape)
+    instances[target <= 0] = 0
+    return LabelledImage(path, frame, normalise(pixels, normalisation), target, instances)
+
+
+def split_by_image(
+    samples: list[LabelledImage], fraction: float, seed: int = 0
+) -> tuple[list[LabelledImage], list[LabelledImage]]:
+    """Hold out whole images (all frames of a stack together) for validation."""
+    paths = sorted({s.path for s in samples})
+    n_val = int(round(fraction * len(paths)))
+    if fraction > 0 and len(paths) >= 2:
+        n_val = min(max(n_val, 1), len(paths) - 1)
+    else:
+        n_val = 0
+    order = np.random.default_rng(seed).permutation(len(paths))
+    held = {paths[i] for i in order[:n_val]}
+    return [s for s in samples if s.path not in held], [s for s in samples if s.path in held]
+
+
+def class_counts(samples: list[LabelledImage], num_classes: int) -> np.ndarray:
+    """Number of training pixels of each class."""
+    counts = np.zeros(num_classes, np.int64)
+    for s in samples:
+        valid = s.target[s.target >= 0]
+        counts += np.bincount(valid.ravel(), minlength=num_classes)[:num_classes]
+    return counts
+
+
+def class_weight_table(config: TrainConfig, counts: np.ndarray) -> np.ndarray:
+    """Per-class pixel weights: all 1, inverse frequency (mean 1 over pixels), or manual."""
+    k = len(counts)
+    if config.class_weights == "none":
+        return np.ones(k, np.float32)
+    if config.class_weights == "manual":
+        manual = np.asarray(config.manual_class_weights, np.float32)
+        if len(manual) != k:
+            raise TrainingDataError(
+                f"setting 'manual_class_weights' has {len(manual)} values but there are {k} classes"
+            )
+        return manual
+    present = counts > 0
+    table = np.zeros(k, np.float32)
+    table[present] = counts.sum() / (present.sum() * counts[present])
+    return table
+
+
+def weigh(samples: list[LabelledImage], table: np.ndarray, config: TrainConfig) -> None:
+    """Set each sample's pixel weights: class weight, plus border weights on background if asked."""
+    for s in samples:
+        valid = s.target >= 0
+        w = np.where(valid, table[np.maximum(s.target, 0)], 0.0).astype(np.float32)
+        if config.separate_contours:
+            border = separation_weights(s.instances, config.border_w0, config.border_sigma)
+            w += np.where(valid & (s.target == 0), border, 0.0).astype(np.float32)
+        s.weight = w
+
+
+def prepare_training_data(folder: str | Path, config: TrainConfig) -> TrainingData:
+    """Load, check, split and weigh the labelled images of ``folder`` (and ``config.val_folder``)."""
+    samples = load_labelled_images(folder, config.normalisation)
+    if not samples:
+        raise TrainingDataError(f"no labelled images in {folder}: draw some labels first")
+    if config.val_folder:
+        train = samples
+        val = load_labelled_images(config.val_folder, config.normalisation)
+        if not val:
+            raise TrainingDataError(f"no labelled images in the validation folder {config.val_folder}")
+    else:
+        train, val = split_by_image(samples, config.val_fraction, config.seed)
+    channels = {frame_channels(s.image) for s in train + val}
+    if len(channels) > 1:
+        first = train[0]
+        odd = next(s for s in train + val if frame_channels(s.image) != frame_channels(first.image))
+        raise TrainingDataError(
+            f"images mix channel counts: {first.name} has {frame_channels(first.image)}, "
+            f"{odd.name} has {frame_channels(odd.image)}; train on one kind at a time"
+        )
+    _check_patch_fits(train, config.patch_size)
+    highest = max(int(s.target.max()) for s in train + val)
+    num_classes = config.num_classes or max(highest + 1, 2)
+    if highest >= num_classes:
+        raise TrainingDataError(
+            f"labels use class {highest} but setting 'num_classes' is {num_classes}"
+        )
+    counts = class_counts(train, num_classes)
+    present = np.flatnonzero(counts)
+    if len(present) < 2:
+        only = int(present[0]) if len(present) else "none"
+        raise TrainingDataError(
+            f"only one class ({only}) is labelled in the training images of {folder}: label at least "
+            "two classes (draw background, class 0, and a foreground class)"
+        )
+    table = class_weight_table(config, counts)
+    val_is_train = not val
+    if val_is_train:
+        val = train
+    weigh(train, table, config)
+    if not val_is_train:
+        weigh(val, table, config)
+    return TrainingData(train, val, num_classes, frame_channels(train[0].image), table, val_is_train)
+
+
+def _check_patch_fits(samples: list[LabelledImage], patch: int) -> None:
+    """Refuse a patch size larger than every training image."""
+    if any(min(s.target.shape) >= patch for s in samples):
+        return
+    largest = max(min(s.target.shape) for s in samples)
+    fit = (largest // 32) * 32
+    hint = f"use --patch {fit} or smaller" if fit else "the images are smaller than the smallest patch (32)"
+    raise TrainingDataError(
+        f"patch size {patch} is larger than every training image (largest fits {largest} px): {hint}"
+    )
+
