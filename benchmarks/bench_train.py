@@ -1,0 +1,216 @@
+"""Training and tiled-inference speed of mia's U-Net-ResNet34, with PyTorch as the reference.
+
+    .venv/bin/python benchmarks/bench_train.py            # 256x256 patches, batch 8, 3 classes
+    .venv/bin/python benchmarks/bench_train.py --quick    # smaller run to check the script
+    .venv/bin/python benchmarks/bench_train.py --weight-grad xla   # XLA's own kernel gradient
+
+Prints one line per figure (with the load average, since the machine is shared) and, when torch
+is importable (optional extra ``torch``), the same network and run in PyTorch and the ratios.
+Findings are in benchmarks/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+
+def load() -> str:
+    """The 1-minute load average, to judge each figure on a shared machine."""
+    return f"load {os.getloadavg()[0]:.2f}"
+
+
+def timed(fn: Callable[[], Any], repeats: int) -> tuple[float, list[float], list[float]]:
+    """Run ``fn`` once to warm up (returns that time), then ``repeats`` times, recording wall
+    and process CPU seconds (CPU time is less disturbed by other jobs on a shared machine)."""
+    start = time.perf_counter()
+    fn()
+    first = time.perf_counter() - start
+    times, cpu = [], []
+    for _ in range(repeats):
+        start, start_cpu = time.perf_counter(), time.process_time()
+        fn()
+        times.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - start_cpu)
+    return first, times, cpu
+
+
+def report(
+    label: str, first: float, times: list[float], cpu: list[float], work: float, unit: str
+) -> tuple[float, float]:
+    """Print median time and throughput; return the throughput at the median and at the min."""
+    median = statistics.median(times)
+    rate = work / median
+    print(
+        f"{label:<30} first {first:6.2f} s  median {median:7.3f} s (min {min(times):.3f}, "
+        f"n={len(times)}, cpu {statistics.median(cpu):.2f} s)  {rate:7.3f} {unit}  [{load()}]",
+        flush=True,
+    )
+    return rate, work / min(times)
+
+
+def tile_batches(image: np.ndarray, tile: int, batch: int) -> list[np.ndarray]:
+    """Cut an (H, W, C) image into non-overlapping tiles stacked in batches."""
+    h, w = image.shape[:2]
+    tiles = [image[y : y + tile, x : x + tile] for y in range(0, h, tile) for x in range(0, w, tile)]
+    return [np.stack(tiles[i : i + batch]) for i in range(0, len(tiles), batch)]
+
+
+def bench_flax(args: argparse.Namespace, image: np.ndarray) -> dict[str, tuple[float, float]]:
+    """Train-step and tiled-inference throughput of the Flax model."""
+    import jax
+    import jax.numpy as jnp
+    import optax
+    from flax import nnx
+
+    from mia_core.engine import layers
+    from mia_plugins.architectures.unet import UNetArchitecture
+    from mia_plugins.backbones.resnet import ResNetBackbone
+    from mia_plugins.losses.cross_entropy import CrossEntropyLoss
+
+    layers.WEIGHT_GRADIENT = args.weight_grad
+    model = UNetArchitecture().build(
+        ResNetBackbone("resnet34", (3, 4, 6, 3)), 3, args.classes, nnx.Rngs(0)
+    )
+    if args.dtype == "bfloat16":
+        for _, module in nnx.iter_modules(model):
+            if isinstance(module, layers.Conv2d):
+                module.dtype = jnp.bfloat16
+    loss_fn = CrossEntropyLoss()
+    optimizer = nnx.Optimizer(model, optax.adam(1e-3), wrt=nnx.Param)
+
+    @nnx.jit(donate_argnums=(0, 1))
+    def step(model, optimizer, x, onehot, weights):
+        def objective(m):
+            return loss_fn(m(x), onehot, weights)
+
+        loss, grads = nnx.value_and_grad(objective)(model)
+        optimizer.update(model, grads)
+        return loss
+
+    rng = np.random.default_rng(0)
+    size, batch = args.patch, args.batch
+    x = jnp.asarray(rng.normal(size=(batch, size, size, 3)), jnp.float32)
+    labels = rng.integers(0, args.classes, (batch, size, size))
+    onehot = jnp.asarray(np.eye(args.classes, dtype=np.float32)[labels])
+    weights = jnp.ones((batch, size, size), jnp.float32)
+
+    def one_step():
+        jax.block_until_ready(step(model, optimizer, x, onehot, weights))
+
+    first, times, cpu = timed(one_step, args.steps)
+    results = {"train": report("flax train step", first, times, cpu, batch, "patches/s")}
+
+    model.eval()
+    infer_graph, infer_state = nnx.split(model)
+    forward = jax.jit(lambda s, v: jnp.argmax(nnx.merge(infer_graph, s)(v), axis=-1))
+    megapixels = image.shape[0] * image.shape[1] / 1e6
+    for tile in args.tiles:
+        batches = [jnp.asarray(b) for b in tile_batches(image, tile, args.infer_batch)]
+
+        def infer(batches=batches):
+            for b in batches:
+                jax.block_until_ready(forward(infer_state, b))
+
+        first, times, cpu = timed(infer, args.infer_repeats)
+        label = f"flax inference {tile} tiles x{args.infer_batch}"
+        results[f"infer{tile}"] = report(label, first, times, cpu, megapixels, "MP/s")
+    return results
+
+
+def bench_torch(args: argparse.Namespace, image: np.ndarray) -> dict[str, tuple[float, float]] | None:
+    """The same run in PyTorch, or None when torch is not installed."""
+    try:
+        import torch
+    except ImportError:
+        print("torch not importable: no reference (pip install torch==2.13.0)")
+        return None
+    sys.path.insert(0, str(Path(__file__).parent))
+    from torch_unet import UNet
+
+    torch.manual_seed(0)
+    model = UNet(3, args.classes)
+    fmt = torch.channels_last if args.torch_channels_last else torch.contiguous_format
+    model = model.to(memory_format=fmt)
+    opt = torch.optim.Adam(model.parameters(), 1e-3)
+    rng = np.random.default_rng(0)
+    size, batch = args.patch, args.batch
+    x = torch.from_numpy(rng.normal(size=(batch, 3, size, size)).astype(np.float32))
+    x = x.contiguous(memory_format=fmt)
+    y = torch.from_numpy(rng.integers(0, args.classes, (batch, size, size)))
+    model.train()
+
+    def one_step():
+        opt.zero_grad(set_to_none=True)
+        loss = torch.nn.functional.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+
+    first, times, cpu = timed(one_step, args.steps)
+    results = {"train": report("torch train step", first, times, cpu, batch, "patches/s")}
+    model.eval()
+    megapixels = image.shape[0] * image.shape[1] / 1e6
+    for tile in args.tiles:
+        batches = [
+            torch.from_numpy(b.transpose(0, 3, 1, 2).copy()).contiguous(memory_format=fmt)
+            for b in tile_batches(image, tile, args.infer_batch)
+        ]
+
+        def infer(batches=batches):
+            with torch.inference_mode():
+                for b in batches:
+                    model(b).argmax(dim=1)
+
+        first, times, cpu = timed(infer, args.infer_repeats)
+        label = f"torch inference {tile} tiles x{args.infer_batch}"
+        results[f"infer{tile}"] = report(label, first, times, cpu, megapixels, "MP/s")
+    return results
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=4, help="timed train steps after the first")
+    parser.add_argument("--quick", action="store_true", help="batch 2 of 128x128, 2 steps")
+    parser.add_argument("--patch", type=int, default=256)
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--classes", type=int, default=3)
+    parser.add_argument("--image", type=int, default=1024, help="side of the tiled inference image")
+    parser.add_argument("--tiles", type=int, nargs="+", default=[256, 512])
+    parser.add_argument("--infer-batch", type=int, default=1)
+    parser.add_argument("--infer-repeats", type=int, default=3)
+    parser.add_argument("--weight-grad", choices=["auto", "xla", "blocked", "taps"], default="auto",
+                        help="how convolution kernel gradients are computed (layers.WEIGHT_GRADIENT)")
+    parser.add_argument("--dtype", choices=["float32", "bfloat16"], default="float32",
+                        help="convolution compute dtype of the Flax model")
+    parser.add_argument("--no-torch", action="store_true")
+    parser.add_argument("--no-flax", action="store_true")
+    parser.add_argument("--torch-channels-last", action="store_true")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.patch, args.batch, args.steps, args.image = 128, 2, 2, 512
+        args.tiles, args.infer_repeats = [128, 256], 2
+
+    import jax
+
+    print(f"U-Net-ResNet34, {args.batch}x{args.patch}x{args.patch}x3, {args.classes} classes, "
+          f"weight-grad={args.weight_grad}, dtype={args.dtype}; jax {jax.__version__} on {jax.devices()[0]}; "
+          f"{os.cpu_count()} CPUs; XLA_FLAGS={os.environ.get('XLA_FLAGS', '')!r}")
+    image = np.random.default_rng(1).normal(size=(args.image, args.image, 3)).astype(np.float32)
+    flax_results = None if args.no_flax else bench_flax(args, image)
+    torch_results = None if args.no_torch else bench_torch(args, image)
+    if flax_results and torch_results:
+        for key, (median, best) in flax_results.items():
+            ref_median, ref_best = torch_results[key]
+            print(f"flax / torch {key:<10} {median / ref_median:6.2f}x at the median, "
+                  f"{best / ref_best:6.2f}x at the best step (less hit by other jobs)")
+
+
+if __name__ == "__main__":
+    main()
