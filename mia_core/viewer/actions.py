@@ -9,6 +9,8 @@ from PyQt5.QtCore import Qt
 from PyQt5.QtGui import QKeySequence
 from PyQt5.QtWidgets import QAction, QMainWindow, QShortcut
 
+from mia_core.viewer.predict_actions import build_model_menu
+
 #: Keys that are not menu items, for the help text and docs/app.md.
 KEYS = (
     ("F1-F6", "select a tool (drag, draw, polygon, assign, brush, delete)"),
@@ -79,6 +81,7 @@ def build_actions(window: "object") -> Actions:
     view = menu.addMenu("&View")
     view.addAction(acts.fit)
     view.addAction(acts.show_contours)
+    build_model_menu(w, menu.addMenu("&Model"))
     help_menu = menu.addMenu("&Help")
     help_menu.addAction(acts.plugin_errors)
     keys_action = help_menu.addAction("Keys…")

@@ -29,6 +29,7 @@ from mia_core.viewer.frame_slider import FrameSlider
 from mia_core.viewer.image_list import ImageList
 from mia_core.viewer.levels import LevelsControl
 from mia_core.viewer.plugin_errors import PluginErrorsDialog
+from mia_core.viewer.predict_actions import ModelControl
 from mia_core.viewer.session import LabelSession
 from mia_core.viewer.settings import (
     ClassInfo,
@@ -96,6 +97,7 @@ class MainWindow(QMainWindow):
         self.addToolBar(Qt.TopToolBarArea, self.options)
         self.tools = ToolController(tools, self.tool_context, self)
         self.canvas.handler = self.tools
+        self.models = ModelControl(self)  # Model menu: training and predictions
         self.actions_ = build_actions(self)
         for a in (self.actions_.undo, self.actions_.redo, self.actions_.reset, self.actions_.fit):
             self.options.addAction(a)
@@ -418,6 +420,7 @@ class MainWindow(QMainWindow):
         self.settings.geometry = bytes(self.saveGeometry().toBase64()).decode()
         self.settings.window_state = bytes(self.saveState().toBase64()).decode()
         self._save_settings()
+        self.models.shutdown()
         self.loader.cancel()
         self.scanner.cancel()
         self.loader.wait(2000)

@@ -1,0 +1,369 @@
+"""The training window: settings typed into real widgets, a real (tiny) training on a worker thread
+with a live plot, Stop keeping a checkpoint, and bad settings shown while the app goes on.
+
+The network is the real U-Net with the real plain encoder at a small width, added to the registry
+through a hand-made entry point (as a third-party plugin would be), so training compiles quickly.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PyQt5.QtCore import Qt
+from PyQt5.QtGui import QColor, QImage
+from PyQt5.QtTest import QTest
+from PyQt5.QtWidgets import QAction, QApplication
+
+from mia_core.engine.config import TrainConfig
+from mia_core.hooks import hookimpl
+from mia_core.label_store import label_path, save_labels
+from mia_core.plugins import load_plugins
+from mia_core.raster import labels_from_class_map
+from mia_core.viewer.training_plot import EPOCH_COLOUR
+from viewer_helpers import blob_image
+
+TINY_ARCH = "unet_tiny"
+TINY_BACKBONE = "plain_tiny"
+TRAIN_SHAPE = (96, 96)
+TRAINING_TIMEOUT_MS = 180_000
+
+
+class TinyComponents:
+    """The real U-Net and plain encoder at small widths: cheap to compile and train on 2 cores."""
+
+    @hookimpl
+    def mia_architectures(self):
+        from mia_plugins.architectures.unet import UNetArchitecture
+
+        return [UNetArchitecture(name=TINY_ARCH, decoder_channels=(16, 16, 8, 8, 8))]
+
+    @hookimpl
+    def mia_backbones(self):
+        from mia_plugins.backbones.plain import PlainBackbone
+
+        return [PlainBackbone(name=TINY_BACKBONE, width=0.25)]
+
+    @hookimpl
+    def mia_losses(self):
+        return [AlwaysNaNLoss()]
+
+
+class AlwaysNaNLoss:
+    """A loss that diverges at once, as a far too high learning rate would."""
+
+    name = "always_nan"
+
+    def __call__(self, logits, onehot, weights):
+        import jax.numpy as jnp
+
+        return jnp.nan * jnp.mean(logits)
+
+
+class _TinyEntryPoint:
+    """An entry point as ``load_plugins(entry_points=...)`` takes it (no distribution)."""
+
+    name = "tiny-test-components"
+    value = "test_training_window:TinyComponents"
+    dist = None
+
+    def load(self):
+        return TinyComponents()
+
+
+def training_registry():
+    """mia's own plugins (tools, networks, losses, metrics) plus the tiny components."""
+    eps = [ep for ep in importlib.metadata.entry_points(group="mia") if ep.dist is not None and ep.dist.name == "mia"]
+    return load_plugins(disabled=(), entry_points=eps + [_TinyEntryPoint()])
+
+
+def labelled_folder(folder: Path, n: int = 2, shape: tuple[int, int] = TRAIN_SHAPE) -> Path:
+    """Blob images whose bright blobs are labelled class 1 (no background contours: the rest is background)."""
+    import cv2
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        image = blob_image(shape, 100 + i)
+        path = folder / f"train_{i}.png"
+        cv2.imwrite(str(path), image)
+        save_labels(label_path(path), labels_from_class_map((image > 100).astype(np.int16), ignore=(0,)))
+    return folder
+
+
+# --- real widget input -----------------------------------------------------------------------------
+def type_into(qtbot, widget, text: str) -> None:
+    """Select what a line edit or spin box shows and type ``text`` over it."""
+    widget.setFocus()
+    QTest.keyClick(widget, Qt.Key_A, Qt.ControlModifier)
+    qtbot.keyClicks(widget, text)
+
+
+def choose(qtbot, combo, text: str) -> None:
+    """Pick a combo box entry by typing its name (keyboard search), as a user would."""
+    QTest.qWait(QApplication.keyboardInputInterval() + 50)  # a new search, not the end of the last one
+    combo.setFocus()
+    qtbot.keyClicks(combo, text)
+    assert combo.currentText() == text
+
+
+def toggle(widget) -> None:
+    """Space on a focused check box (or checkable group box) flips it."""
+    widget.setFocus()
+    QTest.keyClick(widget, Qt.Key_Space)
+
+
+def activate(qtbot, window) -> None:
+    """Bring the main window to the front (its shortcuts work only while it is active)."""
+    window.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is window)
+
+
+def open_training(window):
+    """Model > Train… through the window's action."""
+    window.findChild(QAction, "train_model").trigger()
+    tw = window.models.training
+    assert tw is not None and tw.isVisible()
+    return tw
+
+
+def fill_tiny_run(qtbot, tw, out: Path, epochs: int, steps: int) -> None:
+    """The settings of a tiny run, typed into the form."""
+    form = tw.form
+    choose(qtbot, form.combos["architecture"], TINY_ARCH)
+    choose(qtbot, form.combos["backbone"], TINY_BACKBONE)
+    type_into(qtbot, form.epochs, str(epochs))
+    type_into(qtbot, form.steps, str(steps))
+    type_into(qtbot, form.batch, "2")
+    type_into(qtbot, form.patch, "64")
+    type_into(qtbot, form.learning_rate, "0.003")
+    type_into(qtbot, form.val_fraction, "0.5")
+    type_into(qtbot, tw.out_edit, str(out))
+
+
+def test_the_settings_start_from_the_defaults_and_list_the_registry(make_window, qtbot, tmp_path):
+    registry = training_registry()
+    w = make_window(labelled_folder(tmp_path / "images"), registry)
+    tw = open_training(w)
+    defaults = TrainConfig()
+    for attr, kind in (("architecture", "architectures"), ("backbone", "backbones"), ("loss", "losses"),
+                       ("metric", "metrics")):
+        combo = tw.form.combos[attr]
+        assert [combo.itemText(i) for i in range(combo.count())] == registry.names(kind)
+        assert combo.currentText() == getattr(defaults, attr)
+    assert TINY_BACKBONE in registry.names("backbones")
+    # reading the untouched form gives back the defaults (with the class names of the folder)
+    shown = tw.form.config(class_names=("background", "class 1"))
+    assert shown == defaults.replace(class_names=("background", "class 1"))
+    # the model folder is suggested beside the labels and follows the network until edited
+    assert Path(tw.out_edit.text()) == w.folder / "Segmentation_models" / f"{defaults.architecture}-{defaults.backbone}"
+    choose(qtbot, tw.form.combos["backbone"], TINY_BACKBONE)
+    assert Path(tw.out_edit.text()).name == f"{defaults.architecture}-{TINY_BACKBONE}"
+    type_into(qtbot, tw.out_edit, str(tmp_path / "mine"))
+    choose(qtbot, tw.form.combos["backbone"], "vgg16")
+    assert tw.out_edit.text() == str(tmp_path / "mine")
+    # dependent fields follow their switches
+    assert not tw.form.manual_weights.isEnabled()
+    choose(qtbot, tw.form.class_weights, "manual")
+    assert tw.form.manual_weights.isEnabled()
+    assert tw.form.border_w0.isEnabled() == defaults.separate_contours
+    toggle(tw.form.separate)
+    assert tw.form.border_w0.isEnabled() != defaults.separate_contours
+
+
+def test_training_runs_in_a_worker_with_a_live_plot_and_saves_a_model(make_window, qtbot, tmp_path, monkeypatch):
+    folder = labelled_folder(tmp_path / "images")
+    w = make_window(folder, training_registry())
+    tw = open_training(w)
+    out = tmp_path / "model"
+    fill_tiny_run(qtbot, tw, out, epochs=2, steps=4)
+    toggle(tw.form.separate)  # on: border weights between touching blobs
+    toggle(tw.form.augment)  # off: no augmentation at all
+    type_into(qtbot, tw.form.border_sigma, "3")
+    assert not tw.form.augment.isChecked() and tw.form.separate.isChecked()
+
+    threads = []
+    import mia_core.engine.train as train_module
+
+    real_train = train_module.train_folder
+
+    def spy(*args, **kwargs):
+        threads.append(threading.current_thread())
+        return real_train(*args, **kwargs)
+
+    monkeypatch.setattr(train_module, "train_folder", spy)
+    qtbot.mouseClick(tw.start_button, Qt.LeftButton)
+    assert tw.running and not tw.start_button.isEnabled() and tw.stop_button.isEnabled()
+    assert not tw.form.isEnabled()
+    # the app stays usable while the network trains
+    activate(qtbot, w)
+    QTest.keyClick(w, Qt.Key_F2)
+    assert w.tools.current.name == "draw"
+    qtbot.waitUntil(lambda: tw.plot.points > 0, timeout=TRAINING_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: not tw.running, timeout=TRAINING_TIMEOUT_MS)
+    assert threads and threads[0] is not threading.main_thread()
+    assert tw.outcome.text().startswith("Finished: 2 epoch(s), best iou"), tw.outcome.text()
+    assert str(out) in tw.outcome.text()
+    assert tw.start_button.isEnabled() and not tw.stop_button.isEnabled() and tw.form.isEnabled()
+    assert tw.bar.value() == tw.bar.maximum() == 8
+
+    # the model folder holds what was typed in
+    info = json.loads((out / "config.json").read_text())
+    assert (info["architecture"], info["backbone"], info["in_channels"]) == (TINY_ARCH, TINY_BACKBONE, 1)
+    t = info["train"]
+    assert (t["epochs"], t["steps_per_epoch"], t["batch_size"], t["patch_size"]) == (2, 4, 2, 64)
+    assert t["learning_rate"] == 0.003 and t["val_fraction"] == 0.5
+    assert t["separate_contours"] is True and t["border_sigma"] == 3.0
+    assert t["augment"]["flip"] is False and t["augment"]["affine"] == 0.0 and t["augment"]["noise"] == 0.0
+    assert info["class_names"] == [c.name for c in w.class_panel.classes][:2]
+
+    # the plot shows every step and every epoch, the same numbers the engine saved
+    h = tw.plot.history
+    saved = json.loads((out / "checkpoint" / "progress.json").read_text())["history"]
+    assert len(h.step_loss) == 8 and h.step_x[-1] == pytest.approx(2.0)
+    assert h.epoch_loss == pytest.approx([e["loss"] for e in saved])
+    assert h.metric == pytest.approx([e["iou"] for e in saved])
+    for epoch in range(2):  # per-step losses recovered from the running means average to the epoch loss
+        assert np.mean(h.step_loss[4 * epoch: 4 * epoch + 4]) == pytest.approx(h.epoch_loss[epoch], rel=1e-4)
+    x, y = tw.plot.step_curve.getData()
+    assert len(x) == 8 and np.allclose(y, h.step_loss)
+    x, y = tw.plot.metric_curve.getData()
+    assert list(x) == [1.0, 2.0]
+
+    # the new model is loaded for predictions
+    qtbot.waitUntil(lambda: w.models.model is not None, timeout=60000)
+    assert w.models.model.folder == out
+    assert w.models.last_message.startswith("Model loaded: model (unet_tiny/plain_tiny")
+
+    shot = save_screenshot(tw, "09_training_window")
+    plot_pixels = grab_array(tw.plot.loss_plot)
+    assert near(plot_pixels, QColor(*EPOCH_COLOUR).name()).sum() > 20  # the epoch markers are drawn
+    assert shot.stat().st_size > 0
+
+
+def test_stop_ends_the_run_at_the_next_step_and_keeps_the_checkpoint(make_window, qtbot, tmp_path):
+    folder = labelled_folder(tmp_path / "images")
+    w = make_window(folder, training_registry())
+    tw = open_training(w)
+    out = tmp_path / "model"
+    out.mkdir()
+    (out / "config.json").write_text("{}")  # a model is already there
+    fill_tiny_run(qtbot, tw, out, epochs=50, steps=500)
+    qtbot.mouseClick(tw.start_button, Qt.LeftButton)
+    qtbot.waitUntil(lambda: not tw.running, timeout=60000)
+    assert "already holds a model" in tw.outcome.text() and "Replace the model" in tw.outcome.text()
+    assert tw.outcome.styleSheet().startswith("color: #d70015")
+    assert (out / "config.json").read_text() == "{}"  # nothing was touched
+
+    toggle(tw.replace)
+    qtbot.mouseClick(tw.start_button, Qt.LeftButton)
+    qtbot.waitUntil(lambda: len(tw.plot.history.step_loss) >= 2, timeout=TRAINING_TIMEOUT_MS)
+    assert tw.eta.text().startswith("Epoch 1/50, step ") and " left" in tw.eta.text()
+    save_screenshot(tw, "10_training_running")
+    qtbot.mouseClick(tw.stop_button, Qt.LeftButton)
+    assert not tw.stop_button.isEnabled() and tw.eta.text() == "Stopping after this step…"
+    qtbot.waitUntil(lambda: not tw.running, timeout=TRAINING_TIMEOUT_MS)
+    assert tw.outcome.text().startswith("Stopped by you after 0 epoch(s)"), tw.outcome.text()
+    progress = json.loads((out / "checkpoint" / "progress.json").read_text())
+    assert progress["epoch"] == 0  # no epoch finished: resume starts the first one again
+    assert progress["global_step"] == len(tw.plot.history.step_loss) < 500
+    assert (out / "checkpoint" / "state.msgpack").stat().st_size > 0
+    assert json.loads((out / "config.json").read_text())["architecture"] == TINY_ARCH
+    assert (out / "weights.msgpack").stat().st_size > 0
+    assert tw.start_button.isEnabled()
+    qtbot.waitUntil(lambda: w.models.model is not None, timeout=60000)
+
+
+@pytest.mark.parametrize(
+    "change,message,in_worker",
+    [
+        ({"patch": "128"}, "patch size 128 is larger than every training image", True),
+        ({"patch": "100"}, "setting 'patch_size' must be a positive multiple of 32, got 100", False),
+        ({"lr": "fast"}, "setting 'learning_rate' must be a number, got 'fast'", False),
+        ({"manual": "1, x"}, "setting 'manual_class_weights' takes numbers separated by commas", False),
+        ({"unlabelled": True}, "no labelled images in", True),
+        ({"loss": "always_nan"}, "the loss became NaN at step 1 (epoch 1) before any checkpoint was saved", True),
+    ],
+)
+def test_bad_settings_show_the_error_and_the_app_goes_on(make_window, qtbot, tmp_path, change, message, in_worker):
+    folder = labelled_folder(tmp_path / "train")
+    if change.get("unlabelled"):
+        for path in folder.glob("*.png"):
+            label_path(path).unlink()
+    w = make_window(folder, training_registry())
+    tw = open_training(w)
+    fill_tiny_run(qtbot, tw, tmp_path / "model", epochs=1, steps=2)
+    if "patch" in change:
+        type_into(qtbot, tw.form.patch, change["patch"])
+    if "lr" in change:
+        type_into(qtbot, tw.form.learning_rate, change["lr"])
+    if "loss" in change:
+        choose(qtbot, tw.form.combos["loss"], change["loss"])
+    if "manual" in change:
+        choose(qtbot, tw.form.class_weights, "manual")
+        type_into(qtbot, tw.form.manual_weights, change["manual"])
+    qtbot.mouseClick(tw.start_button, Qt.LeftButton)
+    assert (tw.run is not None) == in_worker  # refused at once, or by the engine in the worker
+    qtbot.waitUntil(lambda: not tw.running and tw.outcome.text() != "", timeout=60000)
+    text = tw.outcome.text()
+    assert text.startswith("Cannot train: ") and message in text, text
+    assert "Traceback" not in tw.outcome.toolTip()
+    assert not (tmp_path / "model" / "weights.msgpack").exists()
+    assert tw.start_button.isEnabled() and tw.form.isEnabled() and tw.isVisible()
+    # the app goes on: the next image opens and the window can be used again
+    activate(qtbot, w)
+    QTest.keyClick(w, Qt.Key_PageDown)
+    qtbot.waitUntil(lambda: w.image is not None and w.image_list.list.currentRow() == 1 and not w.loader.busy)
+    type_into(qtbot, tw.form.patch, "96")
+    assert tw.form.patch.value() == 96
+
+
+def test_the_app_and_the_training_window_open_without_jax(tmp_path):
+    code = (
+        "import sys\n"
+        "from PyQt5.QtWidgets import QApplication\n"
+        "app = QApplication([])\n"
+        "from mia_core.plugins import load_plugins\n"
+        "from mia_core.viewer.window import MainWindow\n"
+        "w = MainWindow(load_plugins())\n"
+        "w.open_folder(__import__('pathlib').Path(sys.argv[1]))\n"
+        "w.models.open_training()\n"
+        "print('form', w.models.training.form.combos['backbone'].count())\n"
+        "print('jax', 'jax' in sys.modules, 'flax' in sys.modules)\n"
+    )
+    folder = labelled_folder(tmp_path / "images", 1)
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", MIA_CONFIG_DIR=str(tmp_path / "cfg"))
+    done = subprocess.run([sys.executable, "-c", code, str(folder)], capture_output=True, text=True, env=env,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "jax False False" in done.stdout and "form 0" not in done.stdout
+
+
+# --- screenshots -------------------------------------------------------------------------------------
+def save_screenshot(widget, name: str) -> Path:
+    """Grab a widget to $MIA_SCREENSHOTS (or a temporary folder) and return the file."""
+    out = Path(os.environ.get("MIA_SCREENSHOTS") or Path(os.environ.get("TMPDIR", "/tmp")) / "mia-shots")
+    out.mkdir(parents=True, exist_ok=True)
+    QTest.qWait(20)
+    path = out / f"{name}.png"
+    assert widget.grab().save(str(path))
+    return path
+
+
+def grab_array(widget) -> np.ndarray:
+    """A widget's pixels as an (H, W, 3) uint8 RGB array."""
+    image = widget.grab().toImage().convertToFormat(QImage.Format_RGB888)
+    h, w, bpl = image.height(), image.width(), image.bytesPerLine()
+    buf = np.frombuffer(image.constBits().asstring(h * bpl), np.uint8).reshape(h, bpl)
+    return buf[:, : w * 3].reshape(h, w, 3).copy()
+
+
+def near(arr: np.ndarray, colour: str, tol: int = 40) -> np.ndarray:
+    c = QColor(colour)
+    return np.abs(arr.astype(int) - np.array([c.red(), c.green(), c.blue()])).max(axis=-1) <= tol
