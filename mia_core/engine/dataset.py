@@ -6,6 +6,7 @@ Labelled pixels train, unlabelled ones get weight 0 — unless an image (or fram
 
 from __future__ import annotations
 
+import glob
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -85,6 +86,8 @@ def load_labelled_images(folder: str | Path, normalisation: str = "per-image") -
         raise TrainingDataError(str(exc)) from exc
     out: list[LabelledImage] = []
     for path in paths:
+        if not _has_label_files(path):
+            continue  # unlabelled images are never read, so an unreadable one does not matter
         try:
             frames = int(image_shape(path)[0])
             labelled = _labels_of(path, frames)
@@ -98,6 +101,14 @@ def load_labelled_images(folder: str | Path, normalisation: str = "per-image") -
                 sample_frame = index if frames > 1 else None
                 out.append(_sample(path, sample_frame, pixels[index], labels, normalisation))
     return out
+
+
+def _has_label_files(path: Path) -> bool:
+    """True when a label file exists for the image or any of its frames."""
+    from mia_core.label_store import label_path
+
+    single = label_path(path)
+    return single.exists() or any(single.parent.glob(f"{glob.escape(path.stem)}_frame[0-9][0-9][0-9][0-9].npz"))
 
 
 def _labels_of(path: Path, frames: int) -> list[tuple[int | None, object]]:

@@ -69,6 +69,14 @@ def test_images_without_labels_are_skipped_and_no_labels_is_refused(tmp_path):
         prepare_training_data(tmp_path, TrainConfig(patch_size=32))
     _write(tmp_path, "b.png", img, LabelSet([_square(2, 2, 10, 10, 1)], (40, 40)))
     assert [s.path.name for s in load_labelled_images(tmp_path)] == ["b.png"]
+    # An unreadable image without labels does not stop training on the others ...
+    (tmp_path / "c_broken.png").write_bytes(b"not an image")
+    assert [s.path.name for s in load_labelled_images(tmp_path)] == ["b.png"]
+    # ... but a labelled one that cannot be read is named.
+    (tmp_path / "c_broken.png").unlink()
+    (tmp_path / "b.png").write_bytes(b"not an image")
+    with pytest.raises(TrainingDataError, match="b.png"):
+        load_labelled_images(tmp_path)
 
 
 def test_normalisation_makes_8_and_16_bit_images_agree():
