@@ -13,7 +13,7 @@ class AssignTool(BaseTool):
     name = "assign"
     label = "Assign class"
     shortcut = "F4"
-    icon = "🏷"
+    icon = "⚑"
     modes = ("assign",)
 
     def press(self, ctx: ToolContext, event: PointerEvent) -> None:

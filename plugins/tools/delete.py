@@ -13,7 +13,7 @@ class DeleteTool(BaseTool):
     name = "delete"
     label = "Delete contour"
     shortcut = "F6"
-    icon = "🗑"
+    icon = "✖"
     modes = ("delete",)
 
     def press(self, ctx: ToolContext, event: PointerEvent) -> None:

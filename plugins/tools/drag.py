@@ -12,7 +12,7 @@ class DragTool(BaseTool):
     name = "drag"
     label = "Drag / zoom"
     shortcut = "F1"
-    icon = "✋"
+    icon = "✥"
     modes = ("navigate",)
     navigates = True
 

@@ -21,7 +21,7 @@ class ExpandTool(BaseTool):
     name = "expand"
     label = "Brush (expand / erase)"
     shortcut = "F5"
-    icon = "🖌"
+    icon = "◉"
     modes = ("expand", "erase")
     size = DEFAULT_RADIUS
     min_size = 1
