@@ -178,6 +178,10 @@ def check_component(kind: str, component: object) -> str | None:
     missing = [attr for attr in _protocol_members(proto) if not hasattr(component, attr)]
     if missing:
         return f"{kind} component {name!r} lacks {', '.join(sorted(missing))}"
+    methods = [n for n, v in vars(proto).items() if callable(v) and (not n.startswith("_") or n == "__call__")]
+    broken = [m for m in methods if not callable(getattr(component, m, None))]
+    if broken:
+        return f"{kind} component {name!r}: {', '.join(sorted(broken))} must be callable"
     return None
 
 

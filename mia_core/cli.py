@@ -34,20 +34,28 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module_name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:  # a command whose module is not part of this build
-            if exc.name != module_name:
-                raise
-            continue
-        module.register(sub)
+        importlib.import_module(module_name).register(sub)
+    parser.set_defaults(commands=tuple(sub.choices))
     return parser
 
 
+def add_disable_option(parser: argparse.ArgumentParser) -> None:
+    """Accept ``--disable NAME`` after a sub-command too (``mia FOLDER --disable NAME``)."""
+    parser.add_argument(
+        "--disable",
+        dest="sub_disable",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="do not load the plugin NAME (same as the global --disable)",
+    )
+
+
 def disabled_plugins(args: argparse.Namespace) -> set[str]:
-    """Plugin names blocked by ``--disable`` and ``MIA_DISABLE_PLUGINS``."""
+    """Plugin names blocked by ``--disable`` (before or after the sub-command) and ``MIA_DISABLE_PLUGINS``."""
     names = {n.strip() for n in os.environ.get("MIA_DISABLE_PLUGINS", "").split(",") if n.strip()}
-    names.update(args.disable)
+    names.update(getattr(args, "disable", []))
+    names.update(getattr(args, "sub_disable", []))
     return names
 
 
@@ -55,11 +63,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``mia`` console script."""
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
-    known = {a for a in parser._subparsers._group_actions[0].choices}  # type: ignore[union-attr]
+    known = set(parser.get_default("commands"))
     # ``mia FOLDER`` and plain ``mia`` start the app.
     if not any(a in known for a in argv if not a.startswith("-")) and "-h" not in argv and "--help" not in argv:
-        if "app" in known:
-            argv = _insert_app(argv)
+        argv = _insert_app(argv)
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Callable
 
 from mia_core.labels import LabelSet, Points
-from mia_core.label_store import label_path, load_labels, save_labels
+from mia_core.label_store import LabelStoreError, label_path, read_label_file, save_labels
 
 Listener = Callable[[LabelSet], None]
 
@@ -24,16 +24,23 @@ class LabelDocument:
         image_path: str | os.PathLike[str],
         shape: tuple[int, int] | None,
         frame: int | None = None,
-        mia_format: bool = False,
+        mia_format: bool | None = None,
         path: str | os.PathLike[str] | None = None,
         inner_contours: bool = True,
+        initial: LabelSet | None = None,
     ) -> None:
         self.image_path = Path(image_path)
         self.frame = frame
         self.path = Path(path) if path is not None else label_path(self.image_path, frame)
-        self.mia_format = mia_format
         self.shape = shape
-        initial = load_labels(self.path).with_shape(shape)
+        # ``initial`` skips reading the file (a file that cannot be read, a document kept locked).
+        loaded, is_mia = read_label_file(self.path) if initial is None else (initial, False)
+        # None keeps the layout the file already has, so MIA users' files stay readable by MIA.
+        self.mia_format = is_mia if mia_format is None else bool(mia_format)
+        #: Why edits are refused (e.g. a label file that could not be read and must not be
+        #: replaced), or None when the document can be edited.
+        self.locked: str | None = None
+        initial = loaded.with_shape(shape)
         self._history: list[LabelSet] = [initial]
         self._index = 0
         # Only governs later edits: opening a file never rewrites it.
@@ -134,6 +141,7 @@ class LabelDocument:
     def _commit(self, new: LabelSet) -> bool:
         if new is self.labels or new.same_as(self.labels):
             return False
+        self._check_unlocked()
         save_labels(self.path, new, self.mia_format)
         del self._history[self._index + 1 :]
         self._history.append(new)
@@ -142,9 +150,14 @@ class LabelDocument:
         return True
 
     def _move_to(self, index: int) -> None:
+        self._check_unlocked()
         save_labels(self.path, self._history[index], self.mia_format)
         self._index = index
         self._notify()
+
+    def _check_unlocked(self) -> None:
+        if self.locked:
+            raise LabelStoreError(f"labels of {self.image_path.name} cannot be edited: {self.locked}")
 
     def _notify(self) -> None:
         for listener in list(self._listeners):

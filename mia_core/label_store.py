@@ -32,6 +32,10 @@ class LabelFileError(ValueError):
         super().__init__(f"cannot read label file {path}: {reason}{where}")
 
 
+class LabelVersionError(ValueError):
+    """A label file written by a newer mia: readable by that version, so it is never moved aside."""
+
+
 class LabelStoreError(OSError):
     """A label file cannot be written (read-only folder, full disk ...); nothing was changed."""
 
@@ -45,15 +49,26 @@ def label_path(image_path: str | os.PathLike[str], frame: int | None = None) -> 
 
 def load_labels(path: str | os.PathLike[str]) -> LabelSet:
     """Read a label file in the native or MIA layout; a missing file is an empty label set."""
+    return read_label_file(path)[0]
+
+
+def read_label_file(path: str | os.PathLike[str]) -> tuple[LabelSet, bool]:
+    """Read a label file and say whether it is in MIA's layout (so edits can keep that layout)."""
     path = Path(path)
     if not path.exists():
-        return LabelSet()
+        return LabelSet(), False
     try:
+        with open(path, "rb") as fh:
+            head = fh.read(4)
+        if head != b"PK\x03\x04":
+            raise ValueError("not an .npz archive" if head else "the file is empty")
         with np.load(path, allow_pickle=False) as data:
             arrays = {k: data[k] for k in data.files}
-        return _decode(arrays)
+        return _decode(arrays), "mia_format" not in arrays
     except PermissionError:
         raise
+    except LabelVersionError as exc:
+        raise LabelFileError(path, str(exc)) from exc  # a newer mia's file: left where it is
     except (ValueError, KeyError, IndexError, TypeError, EOFError, OSError, zipfile.BadZipFile) as exc:
         kept = keep_aside(path)
         raise LabelFileError(path, _reason(exc), kept) from exc
@@ -117,7 +132,9 @@ def decode_native(a: dict[str, np.ndarray]) -> LabelSet:
     """Rebuild a LabelSet from the native layout, checking every offset."""
     version = int(a["mia_format"])
     if version > NATIVE_VERSION:
-        raise ValueError(f"label layout version {version} is newer than this mia ({NATIVE_VERSION})")
+        raise LabelVersionError(
+            f"label layout version {version} is newer than this mia reads ({NATIVE_VERSION}); update mia"
+        )
     classes, objects = a["class_ids"], a["object_ids"]
     oo, op = a["outer_offsets"], a["outer_points"].reshape(-1, 2)
     hc, ho, hp = a["hole_counts"], a["hole_offsets"], a["hole_points"].reshape(-1, 2)
@@ -202,4 +219,6 @@ def _reason(exc: BaseException) -> str:
         return "the file ends early (truncated)"
     if isinstance(exc, KeyError):
         return f"missing array {exc}"
+    if isinstance(exc, ValueError) and ("pickle" in str(exc) or "Object arrays" in str(exc)):
+        return "it holds Python objects instead of label arrays (not a mia or MIA label file)"
     return str(exc) or type(exc).__name__

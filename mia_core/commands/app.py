@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from mia_core import cli
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``app`` sub-command."""
@@ -16,6 +18,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "sample folder the app creates in the user data folder.",
     )
     parser.add_argument("folder", nargs="?", type=Path, help="folder of images to label")
+    cli.add_disable_option(parser)
     parser.set_defaults(func=run)
 
 

@@ -23,21 +23,14 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--json", action="store_true", help="print the records as a JSON list")
     parser.add_argument("--strict", action="store_true", help="exit with status 1 if any plugin failed")
     parser.add_argument("--verbose", "-v", action="store_true", help="print full tracebacks of failures")
-    parser.add_argument(
-        "--disable",
-        dest="plugins_disable",
-        action="append",
-        default=[],
-        metavar="NAME",
-        help="do not load the plugin NAME (same as the global --disable)",
-    )
+    cli.add_disable_option(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     """Load the plugins and report on them; non-zero only for ``--strict`` with failures."""
     out = out or sys.stdout
-    disabled = cli.disabled_plugins(args) | set(getattr(args, "plugins_disable", []))
+    disabled = cli.disabled_plugins(args)
     registry = plugin_manager.load_plugins(disabled=disabled)
     unknown = sorted(disabled - {r.name for r in registry.records})
     if unknown:

@@ -6,6 +6,8 @@ import argparse
 import sys
 from typing import Any, TextIO
 
+from mia_core import cli
+
 
 def register(subparsers: Any) -> None:
     """Add the ``predict`` sub-command."""
@@ -24,6 +26,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--overlap", type=int, default=64, metavar="N", help="overlap between tiles (default 64)")
     p.add_argument("--fov", metavar="X,Y,W,H", help="predict only this field of view")
     p.add_argument("--background", action="store_true", help="also write class-0 (background) contours")
+    cli.add_disable_option(p)
     p.set_defaults(func=run)
 
 

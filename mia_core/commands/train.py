@@ -8,6 +8,8 @@ import sys
 import threading
 from typing import Any, TextIO
 
+from mia_core import cli
+
 _EPILOG = """\
 settings:
   every setting of the training engine (see docs/training.md) can be set with --set NAME=VALUE,
@@ -72,6 +74,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
     p.add_argument("--overwrite", action="store_true", help="replace a model already in --out")
     p.add_argument("--quiet", action="store_true", help="no progress bar, only the final summary")
+    cli.add_disable_option(p)
     p.set_defaults(func=run)
 
 

@@ -9,8 +9,6 @@ state of the last finished epoch plus the loop's progress, for ``--resume``.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -19,6 +17,7 @@ import jax
 import numpy as np
 from flax import nnx, serialization
 
+from mia_core.atomic import atomic_write_bytes
 from mia_core.engine.config import ConfigError, TrainConfig
 
 CONFIG_FILE = "config.json"
@@ -142,27 +141,13 @@ def _shapes(tree: dict[str, Any], prefix: str = "") -> dict[str, tuple[int, ...]
     return out
 
 
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write through a temporary file in the same folder and a rename."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 # --- model folder ----------------------------------------------------------------------------
 def save_model(folder: str | Path, model: nnx.Module, info: ModelInfo) -> None:
     """Write config.json and weights.msgpack of a trained model."""
     root = Path(folder)
     root.mkdir(parents=True, exist_ok=True)
-    atomic_write(root / WEIGHTS_FILE, state_bytes(model))
-    atomic_write(root / CONFIG_FILE, info.to_json().encode("utf-8"))
+    atomic_write_bytes(root / WEIGHTS_FILE, state_bytes(model))
+    atomic_write_bytes(root / CONFIG_FILE, info.to_json().encode("utf-8"))
 
 
 def read_model_info(folder: str | Path) -> ModelInfo:
@@ -233,8 +218,8 @@ def save_checkpoint(folder: str | Path, model: nnx.Module, optimizer: nnx.Optimi
             "optimizer": serialization.msgpack_restore(state_bytes(optimizer)),
         }
     )
-    atomic_write(root / STATE_FILE, state)
-    atomic_write(root / PROGRESS_FILE, json.dumps(progress, indent=2).encode("utf-8"))
+    atomic_write_bytes(root / STATE_FILE, state)
+    atomic_write_bytes(root / PROGRESS_FILE, json.dumps(progress, indent=2).encode("utf-8"))
 
 
 def read_checkpoint_progress(folder: str | Path) -> dict[str, Any]:

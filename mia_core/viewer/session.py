@@ -58,7 +58,9 @@ class LabelSession:
         """The document of an image (frame None) or a frame, and a warning when its file was corrupt.
 
         A corrupt label file has been renamed aside by the label store; the document then starts
-        empty so the user can go on, and the warning names the kept file.
+        empty so the user can go on, and the warning names the kept file. A file that could not be
+        moved aside (read-only folder) or that a newer mia wrote stays where it is, and the document
+        is locked so that no edit can replace it.
         """
         key = (Path(image), frame)
         doc = self.docs.get(key)
@@ -69,9 +71,12 @@ class LabelSession:
         # merely opening an image.
         try:
             doc = LabelDocument(image, shape, frame, inner_contours=self.inner_contours)
-        except LabelFileError as exc:
+        except (LabelFileError, OSError) as exc:
             warning = str(exc)
-            doc = LabelDocument(image, shape, frame, inner_contours=self.inner_contours)
+            doc = LabelDocument(image, shape, frame, inner_contours=self.inner_contours, initial=LabelSet())
+            if not isinstance(exc, LabelFileError) or exc.kept_as is None:
+                doc.locked = "its label file could not be read and is left untouched"
+                warning += "; editing these labels is disabled"
         doc.subscribe(lambda labels, d=doc: self.on_change(d, labels))
         self.docs[key] = doc
         return doc, warning

@@ -188,3 +188,26 @@ def test_inner_contours_flag_can_be_set_without_rewriting_the_file(tmp_path: Pat
     # Later edits follow the flag: a stroke enclosing an empty area comes out without a hole.
     viewer.brush(square(70, 70, 20) + [(70, 70)], 2, 2)
     assert [len(c.holes) for c in load_labels(viewer.path) if c.class_id == 2] == [0]
+
+
+def test_a_mia_layout_file_keeps_its_layout_when_edited(tmp_path: Path) -> None:
+    import numpy as np
+
+    first = LabelDocument(tmp_path / "img.png", SHAPE, mia_format=True)
+    first.add_polygon(square(10, 10, 10), 1)
+    doc = LabelDocument(tmp_path / "img.png", SHAPE)  # layout not given: keep the file's
+    assert doc.mia_format
+    doc.add_polygon(square(50, 50, 10), 2)
+    with np.load(doc.path, allow_pickle=False) as z:
+        assert int(z["arr_0"]) == 12345678910 and len(z.files) == 1 + 3 * 2
+    assert not LabelDocument(tmp_path / "other.png", SHAPE).mia_format, "new files are native"
+
+
+def test_a_locked_document_refuses_every_change(doc: LabelDocument) -> None:
+    doc.add_polygon(square(10, 10, 10), 1)
+    before = doc.path.read_bytes()
+    doc.locked = "the label file could not be read"
+    for change in (lambda: doc.add_polygon(square(50, 50, 10), 2), doc.undo, doc.reset):
+        with pytest.raises(LabelStoreError, match="could not be read"):
+            change()
+    assert doc.path.read_bytes() == before and len(doc.labels) == 1

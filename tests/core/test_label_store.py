@@ -88,10 +88,17 @@ def test_missing_file_is_empty_and_empty_labels_remove_the_file(tmp_path: Path) 
 
 
 @pytest.mark.parametrize(
-    "damage",
-    ["truncate", "garbage", "empty", "missing_key", "bad_offsets", "pickled"],
+    ("damage", "reason"),
+    [
+        ("truncate", "truncated or corrupt"),
+        ("garbage", "not an .npz archive"),
+        ("empty", "the file is empty"),
+        ("missing_key", "missing array 'hole_points'"),
+        ("bad_offsets", "bad outer offsets"),
+        ("pickled", "Python objects instead of label arrays"),
+    ],
 )
-def test_corrupt_file_gives_a_clear_error_and_is_kept_aside(tmp_path: Path, damage: str) -> None:
+def test_corrupt_file_gives_a_clear_error_and_is_kept_aside(tmp_path: Path, damage: str, reason: str) -> None:
     path = tmp_path / "c.npz"
     save_labels(path, sample_labels())
     good = path.read_bytes()
@@ -115,6 +122,7 @@ def test_corrupt_file_gives_a_clear_error_and_is_kept_aside(tmp_path: Path, dama
     with pytest.raises(LabelFileError) as info:
         load_labels(path)
     assert str(path) in str(info.value)
+    assert reason in str(info.value) and "allow_pickle" not in str(info.value)
     assert not path.exists(), "the damaged file must not stay where a save would replace it"
     kept = info.value.kept_as
     assert kept is not None and kept.exists() and kept.read_bytes() == damaged
@@ -159,8 +167,19 @@ def test_newer_layout_version_is_refused_with_a_reason(tmp_path: Path) -> None:
     arrays = label_store.encode_native(sample_labels())
     arrays["mia_format"] = np.array(99)
     np.savez(tmp_path / "v.npz", **arrays)
-    with pytest.raises(LabelFileError, match="newer"):
+    before = (tmp_path / "v.npz").read_bytes()
+    with pytest.raises(LabelFileError, match="newer") as info:
         load_labels(tmp_path / "v.npz")
+    # A newer mia can read it: it stays where it is, untouched.
+    assert info.value.kept_as is None and (tmp_path / "v.npz").read_bytes() == before
+
+
+def test_read_label_file_reports_the_layout(tmp_path: Path) -> None:
+    save_labels(tmp_path / "n.npz", sample_labels())
+    save_labels(tmp_path / "m.npz", sample_labels(), mia_format=True)
+    assert label_store.read_label_file(tmp_path / "n.npz")[1] is False
+    assert label_store.read_label_file(tmp_path / "m.npz")[1] is True
+    assert label_store.read_label_file(tmp_path / "missing.npz")[1] is False
 
 
 def test_saved_file_is_a_plain_zip_of_npy_arrays(tmp_path: Path) -> None:

@@ -211,6 +211,10 @@ def test_duplicate_name_within_one_plugin_is_rejected(make_plugin: MakePlugin) -
         ("None", "mia_tools returned NoneType, expected a list"),
         ("[object()]", "has no string 'name'"),
         ("[type('T', (), {'name': 'half', 'label': 'x'})()]", "tools component 'half' lacks"),
+        (
+            "[type('T', (__import__('mia_core.tool_base').tool_base.BaseTool,), {'name': 'odd', 'press': 1})()]",
+            "tools component 'odd': press must be callable",
+        ),
     ],
 )
 def test_wrong_return_values_are_rejected(make_plugin: MakePlugin, returned: str, expected: str) -> None:

@@ -97,6 +97,39 @@ def test_read_only_folder(make_window, mouse_for, image_folder):
         os.chmod(image_folder / LABEL_FOLDER, 0o755)
 
 
+def test_read_only_folder_as_any_user(make_window, mouse_for, image_folder, monkeypatch):
+    """The same as above for root too (root writes through permissions): the OS says no."""
+    import mia_core.viewer.window as window_module
+
+    real_access = os.access
+    monkeypatch.setattr(
+        window_module.os, "access", lambda p, mode: False if mode == os.W_OK else real_access(p, mode)
+    )
+
+    def read_only(*_args, **_kw):
+        raise OSError(30, "Read-only file system")
+
+    monkeypatch.setattr(label_store, "atomic_savez", read_only)
+    w = make_window(image_folder)
+    assert "read-only" in w.status.last_error
+    draw_polygon(w, mouse_for(w), SQUARE)
+    assert "Read-only file system" in w.status.last_error and "not saved" in w.status.last_error
+    assert w.status.saved.text() == "NOT saved"
+    assert w.document.labels.is_empty and not label_path(image_folder / "a_blobs.png").exists()
+
+
+def test_unreadable_label_file_that_cannot_be_moved_is_left_alone(make_window, mouse_for, image_folder, monkeypatch):
+    folder = image_folder / LABEL_FOLDER
+    folder.mkdir()
+    (folder / "a_blobs.npz").write_bytes(b"PK\x03\x04 truncated")
+    monkeypatch.setattr(label_store, "keep_aside", lambda path: None)  # the rename fails
+    w = make_window(image_folder)
+    assert "a_blobs.npz" in w.status.last_error and "editing these labels is disabled" in w.status.last_error
+    draw_polygon(w, mouse_for(w), SQUARE)
+    assert "cannot be edited" in w.status.last_error
+    assert (folder / "a_blobs.npz").read_bytes() == b"PK\x03\x04 truncated"
+
+
 def test_corrupt_label_file_is_reported_and_kept_aside(make_window, mouse_for, image_folder):
     folder = image_folder / LABEL_FOLDER
     folder.mkdir()

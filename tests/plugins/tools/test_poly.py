@@ -127,3 +127,20 @@ def test_slice_with_one_point_does_nothing(labelled_doc, drive):
     d.clicks([(50, 50)])
     d.right()
     assert not labelled_doc.can_undo and d.tool.mode == "slice"
+
+
+def test_polygon_on_labelled_image_merges_with_its_class_and_takes_from_others(labelled_doc, drive, geo):
+    expected = labelled_doc.labels.to_class_map()
+    d = drive(PolyTool(), labelled_doc, active_class=1)
+    # A bar from the class-1 disc (centre 50, 50) across the class-2 square (x 120-170, y 30-80).
+    bar = [(50, 45), (140, 45), (140, 55), (50, 55)]
+    d.clicks(bar)
+    d.right()
+    cm = labelled_doc.labels.to_class_map()
+    expected[geo.polygon_mask(bar)] = 1
+    assert np.count_nonzero(cm != expected) <= 2 * (90 + 10) + 4  # the bar's boundary pixels at most
+    ones = [c for c in labelled_doc.labels.contours if c.class_id == 1]
+    assert len(ones) == 2  # disc and bar merged; the ring stays apart
+    (square,) = [c for c in labelled_doc.labels.contours if c.class_id == 2]
+    assert square.pixel_count == 51 * 51 - np.count_nonzero(geo.polygon_mask(bar)[30:81, 120:171])
+    geo.saved(labelled_doc)
