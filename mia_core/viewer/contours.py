@@ -43,6 +43,11 @@ class ContourLayer:
 
     def __init__(self, view: pg.ViewBox) -> None:
         self.view = view
+        # Contour items are children of one group added to the view once: the view's own
+        # per-item bookkeeping cost ~28 ms per 1,000 items, a parent item costs next to nothing.
+        self.group = pg.ItemGroup()
+        self.group.setZValue(10)
+        view.addItem(self.group, ignoreBounds=True)
         self.items: dict[int, tuple[object, QGraphicsPathItem]] = {}  # id(contour) -> (contour, item)
         self.colours: Sequence[str] = ()
         self.visible = True
@@ -70,17 +75,19 @@ class ContourLayer:
         """Draw ``labels`` (a LabelSet, or None to clear), rebuilding only changed contours."""
         contours = list(getattr(labels, "contours", ())) if labels is not None else []
         wanted = {id(c): c for c in contours}
+        scene = self.group.scene()
         for key in [k for k in self.items if k not in wanted]:
             _contour, item = self.items.pop(key)
-            self.view.removeItem(item)
+            item.setParentItem(None)
+            if scene is not None:
+                scene.removeItem(item)
         for key, contour in wanted.items():
             if key in self.items:
                 continue
             item = QGraphicsPathItem(rings_path([contour.outer, *contour.holes]))
-            item.setZValue(10)
             self._style(item, int(contour.class_id))
             item.setVisible(self.visible)
-            self.view.addItem(item)
+            item.setParentItem(self.group)
             self.items[key] = (contour, item)
 
     def set_visible(self, visible: bool) -> None:
