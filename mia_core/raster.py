@@ -188,7 +188,12 @@ def labels_from_instance_map(
         if box is None:
             continue
         v = index + 1
-        cls = class_of.get(v, 1) if isinstance(class_of, Mapping) else int(class_of)
+        if isinstance(class_of, Mapping):
+            if v not in class_of:
+                raise ValueError(f"object {v} has no class in class_of")
+            cls = int(class_of[v])
+        else:
+            cls = int(class_of)
         crop = im[box] == v
         offset = (int(box[1].start), int(box[0].start))
         contours += contours_from_mask(crop, cls, offset=offset, inner_contours=inner_contours, object_id=v)

@@ -87,5 +87,7 @@ def test_bad_maps_are_refused() -> None:
         raster.labels_from_class_map(np.zeros((2, 3, 4)))
     with pytest.raises(ValueError, match=">= 0"):
         raster.labels_from_instance_map(np.array([[0, -3]]))
+    with pytest.raises(ValueError, match="object 5 has no class"):
+        raster.labels_from_instance_map(np.array([[0, 5]]), class_of={4: 1})
     with pytest.raises(ValueError, match="finite"):
         raster.as_points([[0, np.nan]])
