@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/bench_train.py            # 256x256 patches, batch 8, 3 classes
     .venv/bin/python benchmarks/bench_train.py --quick    # smaller run to check the script
-    .venv/bin/python benchmarks/bench_train.py --weight-grad xla   # XLA's own kernel gradient
+    .venv/bin/python benchmarks/bench_train.py --convolutions ynnpack   # jax's default conv kernels
 
 Prints one line per figure (with the load average, since the machine is shared) and, when torch
 is importable (optional extra ``torch``), the same network and run in PyTorch and the ratios.
@@ -12,6 +12,7 @@ Findings are in benchmarks/README.md.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import statistics
 import sys
@@ -70,12 +71,14 @@ def bench_flax(args: argparse.Namespace, image: np.ndarray) -> dict[str, tuple[f
     import optax
     from flax import nnx
 
-    from mia_core.engine import layers
+    from mia_core.engine import layers, steps
     from mia_plugins.architectures.unet import UNetArchitecture
     from mia_plugins.backbones.resnet import ResNetBackbone
     from mia_plugins.losses.cross_entropy import CrossEntropyLoss
 
     layers.WEIGHT_GRADIENT = args.weight_grad
+    if args.convolutions == "ynnpack":  # jax 0.10.2's own default
+        steps.XLA_CPU_OPTIONS.clear()
     model = UNetArchitecture().build(
         ResNetBackbone("resnet34", (3, 4, 6, 3)), 3, args.classes, nnx.Rngs(0)
     )
@@ -83,41 +86,30 @@ def bench_flax(args: argparse.Namespace, image: np.ndarray) -> dict[str, tuple[f
         for _, module in nnx.iter_modules(model):
             if isinstance(module, layers.Conv2d):
                 module.dtype = jnp.bfloat16
-    loss_fn = CrossEntropyLoss()
     optimizer = nnx.Optimizer(model, optax.adam(1e-3), wrt=nnx.Param)
-
-    @nnx.jit(donate_argnums=(0, 1))
-    def step(model, optimizer, x, onehot, weights):
-        def objective(m):
-            return loss_fn(m(x), onehot, weights)
-
-        loss, grads = nnx.value_and_grad(objective)(model)
-        optimizer.update(model, grads)
-        return loss
+    step = steps.make_train_step(CrossEntropyLoss(), args.classes)  # the engine's own step
 
     rng = np.random.default_rng(0)
     size, batch = args.patch, args.batch
     x = jnp.asarray(rng.normal(size=(batch, size, size, 3)), jnp.float32)
-    labels = rng.integers(0, args.classes, (batch, size, size))
-    onehot = jnp.asarray(np.eye(args.classes, dtype=np.float32)[labels])
+    labels = jnp.asarray(rng.integers(0, args.classes, (batch, size, size)), jnp.int32)
     weights = jnp.ones((batch, size, size), jnp.float32)
 
     def one_step():
-        jax.block_until_ready(step(model, optimizer, x, onehot, weights))
+        jax.block_until_ready(step(model, optimizer, x, labels, weights))
 
     first, times, cpu = timed(one_step, args.steps)
     results = {"train": report("flax train step", first, times, cpu, batch, "patches/s")}
 
     model.eval()
-    infer_graph, infer_state = nnx.split(model)
-    forward = jax.jit(lambda s, v: jnp.argmax(nnx.merge(infer_graph, s)(v), axis=-1))
+    forward = functools.partial(steps.predict_classes, model)  # the engine's own inference
     megapixels = image.shape[0] * image.shape[1] / 1e6
     for tile in args.tiles:
         batches = [jnp.asarray(b) for b in tile_batches(image, tile, args.infer_batch)]
 
         def infer(batches=batches):
             for b in batches:
-                jax.block_until_ready(forward(infer_state, b))
+                jax.block_until_ready(forward(b))
 
         first, times, cpu = timed(infer, args.infer_repeats)
         label = f"flax inference {tile} tiles x{args.infer_batch}"
@@ -183,10 +175,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--classes", type=int, default=3)
     parser.add_argument("--image", type=int, default=1024, help="side of the tiled inference image")
     parser.add_argument("--tiles", type=int, nargs="+", default=[256, 512])
-    parser.add_argument("--infer-batch", type=int, default=1)
+    parser.add_argument("--infer-batch", type=int, default=4,
+                        help="tiles per network call, both frameworks (default 4, as predict.TILE_BATCH)")
     parser.add_argument("--infer-repeats", type=int, default=3)
-    parser.add_argument("--weight-grad", choices=["auto", "xla", "blocked", "taps"], default="auto",
+    parser.add_argument("--weight-grad", choices=["auto", "xla", "blocked", "taps"], default="xla",
                         help="how convolution kernel gradients are computed (layers.WEIGHT_GRADIENT)")
+    parser.add_argument("--convolutions", choices=["eigen", "ynnpack"], default="eigen",
+                        help="XLA:CPU convolution kernels: Eigen (the engine's steps.XLA_CPU_OPTIONS) "
+                             "or jax's default YNNPACK fusions")
     parser.add_argument("--dtype", choices=["float32", "bfloat16"], default="float32",
                         help="convolution compute dtype of the Flax model")
     parser.add_argument("--no-torch", action="store_true")
@@ -200,7 +196,7 @@ def main(argv: list[str] | None = None) -> None:
     import jax
 
     print(f"U-Net-ResNet34, {args.batch}x{args.patch}x{args.patch}x3, {args.classes} classes, "
-          f"weight-grad={args.weight_grad}, dtype={args.dtype}; jax {jax.__version__} on {jax.devices()[0]}; "
+          f"weight-grad={args.weight_grad}, convolutions={args.convolutions}, dtype={args.dtype}; jax {jax.__version__} on {jax.devices()[0]}; "
           f"{os.cpu_count()} CPUs; XLA_FLAGS={os.environ.get('XLA_FLAGS', '')!r}")
     image = np.random.default_rng(1).normal(size=(args.image, args.image, 3)).astype(np.float32)
     flax_results = None if args.no_flax else bench_flax(args, image)

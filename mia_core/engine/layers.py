@@ -1,10 +1,10 @@
 """NHWC network building blocks (Flax NNX) tuned for XLA:CPU training.
 
-XLA:CPU computes many convolutions' *weight* gradients several times slower than their forward
-pass, so :func:`conv2d` is a ``jax.custom_vjp`` that keeps ``lax.conv_general_dilated`` for the
-forward pass and the input gradient and computes the weight gradient itself on the layers where
-that measured faster (``benchmarks/README.md``): im2col blocks times ``dy`` (dense), shifted
-multiply-sums (depthwise).
+:func:`conv2d` is a ``jax.custom_vjp`` whose kernel gradient can be computed by other
+formulations (:data:`WEIGHT_GRADIENT`: XLA's own by default, which with the Eigen convolutions
+of ``steps.XLA_CPU_OPTIONS`` measured fastest, depthwise layers included). Training-mode BatchNorm (:class:`BatchNorm`) and overlapping max-pooling have
+hand-written gradients that XLA:CPU runs about 2x and 3.5x faster than the generic ones
+(``benchmarks/README.md``).
 """
 
 from __future__ import annotations
@@ -57,9 +57,10 @@ def _shifted_inputs(x: jax.Array, kh: int, kw: int, stride: int, out_hw: tuple[i
             )
 
 
-#: How :func:`conv2d` computes kernel gradients: "auto" (blocked where it beats XLA, else XLA),
-#: "blocked", "taps" (nine shifted einsums) or "xla". Read at trace time; benchmarks switch it.
-WEIGHT_GRADIENT = "auto"
+#: How :func:`conv2d` computes kernel gradients: "xla" (default: with the Eigen convolutions
+#: of ``steps.XLA_CPU_OPTIONS`` XLA's own is fastest), "auto" (blocked where it beat YNNPACK,
+#: else XLA), "blocked" or "taps" (nine shifted einsums). Read at trace time; benchmarks switch it.
+WEIGHT_GRADIENT = "xla"
 # im2col columns per block; a block's columns stay in cache (see benchmarks/README.md)
 _BLOCK_PIXELS = 512
 # "auto" uses blocks only where they measured faster than XLA: at least this many output
@@ -230,9 +231,79 @@ def scale_channels(channels: int, width: float, divisor: int = 1) -> int:
     return scaled
 
 
-def batch_norm(features: int, rngs: nnx.Rngs) -> nnx.BatchNorm:
+def _column_sum(v: jax.Array) -> jax.Array:
+    """Per-channel sum over all other axes as a ones-vector matrix product: XLA:CPU runs that
+    3x faster than its column ``reduce`` (benchmarks/README.md)."""
+    v2 = v.reshape(-1, v.shape[-1])
+    return jnp.ones((v2.shape[0],), v.dtype) @ v2
+
+
+@partial(jax.custom_vjp, nondiff_argnums=(3,))
+def batch_norm_train(
+    x: jax.Array, scale: jax.Array, bias: jax.Array, epsilon: float
+) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """Training-mode BatchNorm over the last axis: (normalised x, batch mean, biased batch
+    variance), as ``nnx.BatchNorm`` computes them (mean(x^2) - mean^2), with a hand-written
+    gradient that needs two reductions (as matrix products) and one pass over x."""
+    return _batch_norm_train_fwd(x, scale, bias, epsilon)[0]
+
+
+def _batch_norm_train_fwd(x, scale, bias, epsilon):
+    m = x.size // x.shape[-1]
+    mean = _column_sum(x) / m
+    var = jnp.maximum(_column_sum(x * x) / m - mean * mean, 0.0)
+    rstd = lax.rsqrt(var + epsilon)
+    # centred form, as flax's: x * a + (bias - mean * a) cancels badly when var is tiny
+    return ((x - mean) * (scale * rstd) + bias, mean, var), (x, mean, rstd, scale)
+
+
+def _batch_norm_train_bwd(epsilon, residuals, cotangents):
+    x, mean, rstd, scale = residuals
+    dy, dmean, dvar = cotangents
+    m = x.size // x.shape[-1]
+    centred = x - mean
+    sum_dy = _column_sum(dy)
+    dscale = rstd * _column_sum(dy * centred)  # sum(dy * x_hat)
+    a = scale * rstd
+    # dx = a * (dy - mean(dy) - x_hat * mean(dy * x_hat)), plus the paths through the returned
+    # batch statistics (zero when only the running averages use them)
+    k = a * rstd * dscale / m - 2.0 * dvar / m
+    dx = a * dy - centred * k + (dmean / m - a * sum_dy / m)
+    return dx, dscale, sum_dy
+
+
+batch_norm_train.defvjp(_batch_norm_train_fwd, _batch_norm_train_bwd)
+
+
+class BatchNorm(nnx.BatchNorm):
+    """``nnx.BatchNorm`` whose training-mode pass over NHWC float32 input uses
+    :func:`batch_norm_train` (half the time of the generic one on XLA:CPU); same parameters,
+    statistics and results, so checkpoints and eval mode are unchanged."""
+
+    def __call__(self, x: jax.Array, use_running_average: bool | None = None, *, mask: Any = None):
+        running = self.use_running_average if use_running_average is None else use_running_average
+        fast = (
+            not running
+            and mask is None
+            and self.axis_name is None
+            and self.axis in (-1, x.ndim - 1)
+            and x.dtype == jnp.float32
+            and self.dtype in (None, jnp.float32)
+            and self.scale is not None
+            and self.bias is not None
+        )
+        if not fast:
+            return super().__call__(x, use_running_average, mask=mask)
+        y, mean, var = batch_norm_train(x, self.scale[...], self.bias[...], self.epsilon)
+        mean, var = lax.stop_gradient(mean), lax.stop_gradient(var)
+        self.mean[...] = self.momentum * self.mean[...] + (1 - self.momentum) * mean
+        self.var[...] = self.momentum * self.var[...] + (1 - self.momentum) * var
+        return y
+
+
+def batch_norm(features: int, rngs: nnx.Rngs) -> BatchNorm:
     """BatchNorm over the channel axis with momentum :data:`BN_MOMENTUM` (see its note)."""
-    return nnx.BatchNorm(features, momentum=BN_MOMENTUM, epsilon=1e-5, rngs=rngs)
+    return BatchNorm(features, momentum=BN_MOMENTUM, epsilon=1e-5, rngs=rngs)
 
 
 def max_pool(x: jax.Array, window: int = 2, stride: int | None = None) -> jax.Array:
@@ -241,10 +312,65 @@ def max_pool(x: jax.Array, window: int = 2, stride: int | None = None) -> jax.Ar
     b, h, w, c = x.shape
     if window == stride and h % window == 0 and w % window == 0:
         return x.reshape(b, h // window, window, w // window, window, c).max(axis=(2, 4))
-    pads = ((0, 0), same_padding(h, window, stride), same_padding(w, window, stride), (0, 0))
-    return lax.reduce_window(
-        x, -jnp.inf, lax.max, (1, window, window, 1), (1, stride, stride, 1), pads
-    )
+    return _window_max(x, window, stride)
+
+
+def _window_taps(x: jax.Array, window: int, stride: int) -> tuple[jax.Array, list[jax.Array]]:
+    """The -inf-padded input and, per window position (row-major), the strided slice of it
+    that position sees, each shaped like the pooled output."""
+    b, h, w, c = x.shape
+    ph, pw = same_padding(h, window, stride), same_padding(w, window, stride)
+    xp = jnp.pad(x, ((0, 0), ph, pw, (0, 0)), constant_values=-jnp.inf)
+    oh, ow = -(-h // stride), -(-w // stride)
+    taps = [
+        lax.slice(xp, (0, i, j, 0), (b, i + (oh - 1) * stride + 1, j + (ow - 1) * stride + 1, c),
+                  (1, stride, stride, 1))
+        for i in range(window)
+        for j in range(window)
+    ]
+    return xp, taps
+
+
+@partial(jax.custom_vjp, nondiff_argnums=(1, 2))
+def _window_max(x: jax.Array, window: int, stride: int) -> jax.Array:
+    """SAME max-pool as an element-wise max of shifted slices; its gradient (to the first
+    maximum of each window, as ``reduce_window``'s) is one fused pass instead of XLA's
+    select-and-scatter with index tensors (benchmarks/README.md)."""
+    _, taps = _window_taps(x, window, stride)
+    out = taps[0]
+    for tap in taps[1:]:
+        out = jnp.maximum(out, tap)
+    return out
+
+
+def _window_max_fwd(x, window, stride):
+    out = _window_max(x, window, stride)
+    return out, (x, out)
+
+
+def _window_max_bwd(window, stride, residuals, dy):
+    x, out = residuals
+    xp, taps = _window_taps(x, window, stride)
+    ph, pw = same_padding(x.shape[1], window, stride), same_padding(x.shape[2], window, stride)
+    taken = jnp.zeros(out.shape, bool)
+    dxp = jnp.zeros(xp.shape, dy.dtype)
+    zero = jnp.zeros((), dy.dtype)
+    for index, tap in enumerate(taps):
+        i, j = divmod(index, window)
+        hit = (tap == out) & ~taken
+        taken = taken | hit
+        spread = lax.pad(
+            jnp.where(hit, dy, zero), zero,
+            ((0, 0, 0),
+             (i, xp.shape[1] - i - (out.shape[1] - 1) * stride - 1, stride - 1),
+             (j, xp.shape[2] - j - (out.shape[2] - 1) * stride - 1, stride - 1),
+             (0, 0, 0)),
+        )
+        dxp = dxp + spread
+    return (dxp[:, ph[0] : ph[0] + x.shape[1], pw[0] : pw[0] + x.shape[2]],)
+
+
+_window_max.defvjp(_window_max_fwd, _window_max_bwd)
 
 
 def upsample2x(x: jax.Array) -> jax.Array:

@@ -171,3 +171,79 @@ def test_same_padding_matches_output_size():
             lo, hi = layers.same_padding(size, k, s)
             assert (size + lo + hi - k) // s + 1 == -(-size // s)
             assert hi - lo in (0, 1)
+
+
+@pytest.mark.parametrize("shape,window,stride", [((2, 9, 8, 3), 3, 2), ((1, 8, 8, 2), 3, 1), ((2, 7, 9, 2), 2, 3)])
+def test_max_pool_gradient_matches_reduce_window_with_ties(shape, window, stride):
+    rng = np.random.default_rng(window + stride)
+    # rounded, ReLU-like values: many ties inside windows and zero plateaus
+    x = jnp.asarray(np.maximum(np.round(rng.normal(size=shape), 1), 0.0), jnp.float32)
+
+    def reference(v):
+        pads = ((0, 0), layers.same_padding(shape[1], window, stride),
+                layers.same_padding(shape[2], window, stride), (0, 0))
+        return lax.reduce_window(v, -jnp.inf, lax.max, (1, window, window, 1), (1, stride, stride, 1), pads)
+
+    out = reference(x)
+    dy = jnp.asarray(rng.normal(size=out.shape), jnp.float32)
+    got = jax.jit(lambda v: jax.vjp(lambda u: layers.max_pool(u, window, stride), v)[1](dy)[0])(x)
+    ref = jax.jit(lambda v: jax.vjp(reference, v)[1](dy)[0])(x)
+    np.testing.assert_array_equal(layers.max_pool(x, window, stride), out)
+    np.testing.assert_allclose(got, ref, rtol=1e-6, atol=1e-6)
+
+
+def _plain_batch_norm(x, scale, bias, eps=1e-5):
+    """Training-mode BatchNorm written with jnp reductions, differentiated by jax.grad."""
+    mean = jnp.mean(x, axis=(0, 1, 2))
+    var = jnp.mean(x * x, axis=(0, 1, 2)) - mean * mean
+    return (x - mean) * lax.rsqrt(var + eps) * scale + bias
+
+
+def test_batch_norm_train_matches_autodiff_of_plain_formula():
+    rng = np.random.default_rng(4)
+    x = jnp.asarray(rng.normal(1.5, 2.0, (3, 6, 5, 4)), jnp.float32)
+    scale = jnp.asarray(rng.uniform(0.5, 1.5, 4), jnp.float32)
+    bias = jnp.asarray(rng.normal(size=4), jnp.float32)
+    dy = jnp.asarray(rng.normal(size=x.shape), jnp.float32)
+    y, mean, var = layers.batch_norm_train(x, scale, bias, 1e-5)
+    np.testing.assert_allclose(y, _plain_batch_norm(x, scale, bias), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(mean, np.asarray(x).mean(axis=(0, 1, 2)), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(var, np.asarray(x).var(axis=(0, 1, 2)), rtol=1e-4, atol=1e-5)
+
+    def fast(x, s, b):  # a ReLU after it and a loss that also uses the batch statistics
+        y, m, v = layers.batch_norm_train(x, s, b, 1e-5)
+        return jnp.sum(jax.nn.relu(y) * dy) + jnp.sum(m * 0.3) + jnp.sum(v * 0.7)
+
+    def plain(x, s, b):
+        m = jnp.mean(x, axis=(0, 1, 2))
+        v = jnp.mean(x * x, axis=(0, 1, 2)) - m * m
+        return jnp.sum(jax.nn.relu(_plain_batch_norm(x, s, b)) * dy) + jnp.sum(m * 0.3) + jnp.sum(v * 0.7)
+
+    got = jax.jit(jax.grad(fast, argnums=(0, 1, 2)))(x, scale, bias)
+    ref = jax.jit(jax.grad(plain, argnums=(0, 1, 2)))(x, scale, bias)
+    for g, r in zip(got, ref):
+        np.testing.assert_allclose(g, r, rtol=1e-4, atol=1e-4)
+
+
+def test_batch_norm_module_matches_flax_batch_norm_in_train_and_eval():
+    rng = np.random.default_rng(6)
+    x = jnp.asarray(rng.normal(2.0, 3.0, (2, 5, 5, 3)), jnp.float32)
+    ours = layers.batch_norm(3, nnx.Rngs(0))
+    flax_bn = nnx.BatchNorm(3, momentum=layers.BN_MOMENTUM, epsilon=1e-5, rngs=nnx.Rngs(0))
+    for bn in (ours, flax_bn):
+        bn.scale[...] = jnp.asarray([0.5, 1.0, 2.0])
+        bn.bias[...] = jnp.asarray([0.1, -0.2, 0.3])
+
+    def loss(bn, x):
+        return jnp.sum(jnp.sin(bn(x)))
+
+    g_ours = nnx.grad(loss, argnums=(0, 1))(ours, x)
+    g_flax = nnx.grad(loss, argnums=(0, 1))(flax_bn, x)
+    np.testing.assert_allclose(g_ours[1], g_flax[1], rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(g_ours[0].scale[...], g_flax[0].scale[...], rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(g_ours[0].bias[...], g_flax[0].bias[...], rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(ours.mean[...], flax_bn.mean[...], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(ours.var[...], flax_bn.var[...], rtol=1e-5, atol=1e-6)
+    ours.eval()
+    flax_bn.eval()
+    np.testing.assert_allclose(ours(x), flax_bn(x), rtol=1e-5, atol=1e-5)

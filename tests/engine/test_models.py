@@ -193,3 +193,52 @@ def test_eval_mode_uses_running_statistics():
     both = forward(model, x)
     # with running statistics each image's logits do not depend on the rest of the batch
     np.testing.assert_allclose(forward(model, x[:1]), both[:1], rtol=1e-4, atol=1e-4)
+
+
+def test_train_step_with_cpu_compile_options_matches_nnx_jit_step():
+    """The engine's step (jax.jit with XLA:CPU options, variables written back) gives the same
+    loss, weights, optimizer state and BatchNorm statistics as a plain ``nnx.jit`` step."""
+    import optax
+
+    from mia_core.engine import steps
+
+    def weighted_ce(logits, onehot, weights):
+        return jnp.mean(weights * -jnp.sum(onehot * jax.nn.log_softmax(logits), axis=-1))
+
+    backbone = TINY_BACKBONES["resnet18"]
+    models = [TINY_UNET.build(backbone, 1, 2, nnx.Rngs(3)) for _ in range(2)]
+    # plain SGD: Adam would magnify rounding-level gradient differences of parameters whose
+    # gradient is ~0 (biases before BatchNorm) into whole learning-rate steps
+    optimizers = [nnx.Optimizer(m, optax.sgd(0.05), wrt=nnx.Param) for m in models]
+    rng = np.random.default_rng(0)
+    images = jnp.asarray(rng.normal(size=(2, 32, 32, 1)), jnp.float32)
+    targets = jnp.asarray(rng.integers(0, 2, (2, 32, 32)), jnp.int32)
+    weights = jnp.ones((2, 32, 32), jnp.float32)
+
+    @nnx.jit
+    def reference(model, optimizer):
+        def loss(m):
+            return weighted_ce(m(images), jax.nn.one_hot(targets, 2), weights)
+
+        value, grads = nnx.value_and_grad(loss)(model)
+        optimizer.update(model, grads)
+        return value
+
+    step = steps.make_train_step(weighted_ce, 2)
+    for _ in range(2):
+        got = step(models[0], optimizers[0], images, targets, weights)
+        ref = reference(models[1], optimizers[1])
+        np.testing.assert_allclose(got, ref, rtol=1e-4)
+    for a, b in zip(jax.tree.leaves(nnx.state((models[0], optimizers[0]))),
+                    jax.tree.leaves(nnx.state((models[1], optimizers[1])))):
+        np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-4)
+    assert steps.compiler_options() == steps.XLA_CPU_OPTIONS  # these tests run on the CPU
+    # inference writes back only what a train-mode call changes: the BatchNorm statistics
+    before = [np.array(v) for v in jax.tree.leaves(nnx.state(models[0], nnx.BatchStat))]
+    steps.predict_classes(models[0], images)
+    after = [np.array(v) for v in jax.tree.leaves(nnx.state(models[0], nnx.BatchStat))]
+    assert any(not np.allclose(a, b) for a, b in zip(before, after))
+    models[0].eval()
+    probs = steps.predict_probabilities(models[0], images)
+    np.testing.assert_allclose(np.asarray(probs).sum(-1), 1.0, rtol=1e-5)
+    np.testing.assert_array_equal(steps.predict_classes(models[0], images), np.argmax(probs, -1))

@@ -27,12 +27,12 @@ PREDICT_TIMEOUT_MS = 120_000
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory):
-    """A tiny U-Net trained for 20 steps on labelled blob images (enough to find bright blobs)."""
+    """A tiny U-Net trained for 60 steps on labelled blob images (enough to find bright blobs)."""
     from mia_core.engine.train import train_folder
 
     root = tmp_path_factory.mktemp("predict_model")
     config = TrainConfig(architecture=TINY_ARCH, backbone=TINY_BACKBONE, patch_size=64, batch_size=4,
-                         steps_per_epoch=20, epochs=1, learning_rate=3e-3, early_stopping=0, max_val_patches=4)
+                         steps_per_epoch=60, epochs=1, learning_rate=3e-3, early_stopping=0, max_val_patches=4)
     result = train_folder(labelled_folder(root / "train", 3), config, root / "model", registry=training_registry())
     return result.model_dir
 
