@@ -2,8 +2,9 @@
 
 Tiles overlap by ``overlap`` pixels; each tile's class probabilities are weighted by a window that
 ramps as sin^2 over the overlap on the sides that meet another tile (and stays 1 at the image
-border), and the weighted sum is divided by the summed weights.  Inference runs with batch 1 on
-one device (replicating parameters over several CPU devices only slows batch-1 inference down).
+border), and the weighted sum is divided by the summed weights.  Tiles go through the network
+``TILE_BATCH`` at a time on one device (replicating parameters over several CPU devices only slowed
+inference down).
 """
 
 from __future__ import annotations
@@ -73,7 +74,7 @@ def axis_window(start: int, tile: int, length: int, overlap: int) -> np.ndarray:
 
 
 def place_on_device(model: nnx.Module, device: Any = None) -> None:
-    """Move every array of ``model`` onto one device (batch-1 inference)."""
+    """Move every array of ``model`` onto one device (inference runs on one device)."""
     device = device or jax.devices()[0]
     nnx.update(model, jax.device_put(nnx.state(model), device))
 
