@@ -7,7 +7,7 @@ from typing import Iterable, Sequence
 import numpy as np
 import pyqtgraph as pg
 import pyqtgraph.functions as fn
-from PyQt5.QtCore import Qt
+from PyQt5.QtCore import Qt, QTimer
 from PyQt5.QtGui import QBrush, QColor, QPainterPath, QPen
 from PyQt5.QtWidgets import QGraphicsPathItem
 
@@ -15,6 +15,8 @@ from PyQt5.QtWidgets import QGraphicsPathItem
 PIXEL_CENTRE = 0.5
 FILL_ALPHA = 70
 UNKNOWN_COLOUR = "#9a9a9a"
+#: Contours drawn per event-loop turn: thousands at once would hold the GUI thread for > 50 ms.
+CHUNK = 300
 
 
 def rings_path(rings: Iterable[np.ndarray]) -> QPainterPath:
@@ -52,6 +54,8 @@ class ContourLayer:
         self.colours: Sequence[str] = ()
         self.visible = True
         self._pens: dict[int, tuple[QPen, QBrush]] = {}
+        self._generation = 0  # a newer show() makes chunks still queued for an older one stale
+        self._queued = 0
 
     @property
     def classes(self) -> set[int]:
@@ -81,14 +85,28 @@ class ContourLayer:
             item.setParentItem(None)
             if scene is not None:
                 scene.removeItem(item)
-        for key, contour in wanted.items():
-            if key in self.items:
-                continue
+        self._generation += 1
+        self._add_chunk([(k, c) for k, c in wanted.items() if k not in self.items], self._generation)
+
+    @property
+    def pending(self) -> bool:
+        """True while contours of the last ``show`` are still being added (large label sets)."""
+        return self._queued > 0
+
+    def _add_chunk(self, todo: list[tuple[int, object]], generation: int) -> None:
+        """Add up to CHUNK items now and queue the rest for the next event-loop turn."""
+        if generation != self._generation:
+            return  # a newer show() took over; it adds whatever is still missing
+        for key, contour in todo[:CHUNK]:
             item = QGraphicsPathItem(rings_path([contour.outer, *contour.holes]))
             self._style(item, int(contour.class_id))
             item.setVisible(self.visible)
             item.setParentItem(self.group)
             self.items[key] = (contour, item)
+        rest = todo[CHUNK:]
+        self._queued = len(rest)
+        if rest:
+            QTimer.singleShot(0, lambda: self._add_chunk(rest, generation))
 
     def set_visible(self, visible: bool) -> None:
         """Show or hide every contour (to look at the bare image)."""
