@@ -19,7 +19,7 @@ import mia_core.viewer.predict_actions as predict_actions
 from mia_core.engine.config import TrainConfig
 from mia_core.label_store import label_path, load_labels
 from mia_core.raster import labels_from_class_map
-from test_training_window import TINY_ARCH, activate, save_screenshot, TINY_BACKBONE, labelled_folder, training_registry
+from training_helpers import TINY_ARCH, TINY_BACKBONE, activate, labelled_folder, save_screenshot, training_registry
 from viewer_helpers import IMAGE_SHAPE, blob_image, wait_loaded
 
 PREDICT_TIMEOUT_MS = 120_000
