@@ -57,26 +57,24 @@ def palette_colour(class_id: int) -> str:
 
 def config_dir() -> Path:
     """Folder of the user settings file."""
-    env = os.environ.get(CONFIG_ENV)
-    if env:
-        return Path(env)
-    xdg = os.environ.get("XDG_CONFIG_HOME")
-    if xdg:
-        return Path(xdg) / "mia"
-    loc = QStandardPaths.writableLocation(QStandardPaths.GenericConfigLocation)
-    return Path(loc or Path.home() / ".config") / "mia"
+    return _user_dir(CONFIG_ENV, "XDG_CONFIG_HOME", QStandardPaths.GenericConfigLocation, Path(".config"))
 
 
 def data_dir() -> Path:
     """Folder for data the app makes itself (the sample folder)."""
-    env = os.environ.get(DATA_ENV)
+    return _user_dir(DATA_ENV, "XDG_DATA_HOME", QStandardPaths.GenericDataLocation, Path(".local", "share"))
+
+
+def _user_dir(own_env: str, xdg_env: str, location: int, home_fallback: Path) -> Path:
+    """mia's own variable first (tests), then the XDG variable, then the platform's location."""
+    env = os.environ.get(own_env)
     if env:
         return Path(env)
-    xdg = os.environ.get("XDG_DATA_HOME")
+    xdg = os.environ.get(xdg_env)
     if xdg:
         return Path(xdg) / "mia"
-    loc = QStandardPaths.writableLocation(QStandardPaths.GenericDataLocation)
-    return Path(loc or Path.home() / ".local" / "share") / "mia"
+    loc = QStandardPaths.writableLocation(location)
+    return Path(loc or Path.home() / home_fallback) / "mia"
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
