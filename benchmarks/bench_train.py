@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/bench_train.py            # 256x256 patches, batch 8, 3 classes
     .venv/bin/python benchmarks/bench_train.py --quick    # smaller run to check the script
     .venv/bin/python benchmarks/bench_train.py --convolutions ynnpack   # jax's default conv kernels
+    .venv/bin/python benchmarks/bench_train.py --upsample-conv upsample # decoder convs the textbook way
 
 Prints one line per figure (with the load average, since the machine is shared) and, when torch
 is importable (optional extra ``torch``), the same network and run in PyTorch and the ratios.
@@ -77,6 +78,7 @@ def bench_flax(args: argparse.Namespace, image: np.ndarray) -> dict[str, tuple[f
     from mia_plugins.losses.cross_entropy import CrossEntropyLoss
 
     layers.WEIGHT_GRADIENT = args.weight_grad
+    layers.UPSAMPLE_CONV = args.upsample_conv
     if args.convolutions == "ynnpack":  # jax 0.10.2's own default
         steps.XLA_CPU_OPTIONS.clear()
     model = UNetArchitecture().build(
@@ -183,6 +185,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--convolutions", choices=["eigen", "ynnpack"], default="eigen",
                         help="XLA:CPU convolution kernels: Eigen (the engine's steps.XLA_CPU_OPTIONS) "
                              "or jax's default YNNPACK fusions")
+    parser.add_argument("--upsample-conv", choices=["phase", "upsample"], default="phase",
+                        help="decoder's first convolutions: at low resolution per output phase (the "
+                             "engine's layers.UPSAMPLE_CONV) or on the up-sampled, concatenated tensor")
     parser.add_argument("--dtype", choices=["float32", "bfloat16"], default="float32",
                         help="convolution compute dtype of the Flax model")
     parser.add_argument("--no-torch", action="store_true")
@@ -196,7 +201,7 @@ def main(argv: list[str] | None = None) -> None:
     import jax
 
     print(f"U-Net-ResNet34, {args.batch}x{args.patch}x{args.patch}x3, {args.classes} classes, "
-          f"weight-grad={args.weight_grad}, convolutions={args.convolutions}, dtype={args.dtype}; jax {jax.__version__} on {jax.devices()[0]}; "
+          f"weight-grad={args.weight_grad}, upsample-conv={args.upsample_conv}, convolutions={args.convolutions}, dtype={args.dtype}; jax {jax.__version__} on {jax.devices()[0]}; "
           f"{os.cpu_count()} CPUs; XLA_FLAGS={os.environ.get('XLA_FLAGS', '')!r}")
     image = np.random.default_rng(1).normal(size=(args.image, args.image, 3)).astype(np.float32)
     flax_results = None if args.no_flax else bench_flax(args, image)

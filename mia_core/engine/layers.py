@@ -144,14 +144,29 @@ def _weight_grad(x: jax.Array, dy: jax.Array, w_shape: tuple[int, ...], stride: 
     return None
 
 
+#: Convolutions with fewer output channels than this run forward with the kernel padded with
+#: zero filters up to it (then sliced): XLA:CPU's Eigen kernels take twice as long for the
+#: 3-channel output of a segmentation head as for 8 channels. 0 turns it off.
+MIN_FORWARD_OUT_CHANNELS = 8
+
+
+def _conv_forward(x: jax.Array, w: jax.Array, stride: int, groups: int) -> jax.Array:
+    """:func:`_conv`, with narrow outputs widened by zero filters (:data:`MIN_FORWARD_OUT_CHANNELS`)."""
+    cout = w.shape[3]
+    if groups != 1 or cout >= MIN_FORWARD_OUT_CHANNELS:
+        return _conv(x, w, stride, groups)
+    wide = jnp.pad(w, ((0, 0), (0, 0), (0, 0), (0, MIN_FORWARD_OUT_CHANNELS - cout)))
+    return _conv(x, wide, stride, groups)[..., :cout]
+
+
 @partial(jax.custom_vjp, nondiff_argnums=(2, 3))
 def conv2d(x: jax.Array, w: jax.Array, stride: int = 1, groups: int = 1) -> jax.Array:
     """SAME-padded NHWC x HWIO convolution with a fast weight gradient on XLA:CPU."""
-    return _conv(x, w, stride, groups)
+    return _conv_forward(x, w, stride, groups)
 
 
 def _conv2d_fwd(x, w, stride, groups):
-    return _conv(x, w, stride, groups), (x, w)
+    return _conv_forward(x, w, stride, groups), (x, w)
 
 
 def _conv2d_bwd(stride, groups, residuals, dy):
@@ -380,6 +395,63 @@ def upsample2x(x: jax.Array) -> jax.Array:
     return y.reshape(b, 2 * h, 2 * w, c)
 
 
+#: Which 3x3 kernel rows (columns) each output phase of :func:`upsample_conv3x3` sums into its
+#: two taps: [phase][tap][kernel row]. Even output rows see input rows (i-1, i, i), odd rows (i, i, i+1).
+_PHASE_TAPS = np.array([[[1, 0, 0], [0, 1, 1]], [[1, 1, 0], [0, 0, 1]]], np.float32)
+
+
+def upsample_conv3x3(x: jax.Array, w: jax.Array) -> jax.Array:
+    """``conv(upsample2x(x), w)`` (3x3, SAME) computed at the low resolution, as four 2x2
+    convolutions, one per output phase, interleaved: 16 instead of 36 multiply-adds per input
+    pixel and channel pair, and no up-sampled copy (benchmarks/README.md)."""
+    if w.shape[:2] != (3, 3):
+        raise ValueError(f"upsample_conv3x3 needs a 3x3 kernel, got {w.shape[0]}x{w.shape[1]}")
+    b, h, wd, _ = x.shape
+    taps = jnp.asarray(_PHASE_TAPS, w.dtype)
+    rows = []
+    for a in range(2):
+        phases = []
+        for c in range(2):
+            kernel = jnp.einsum("it,js,tsco->ijco", taps[a], taps[c], w, precision=lax.Precision.HIGHEST)
+            # phase 0 looks one pixel back (pad before), phase 1 one pixel ahead (pad after)
+            padding = ((1 - a, a), (1 - c, c))
+            phases.append(
+                lax.conv_general_dilated(x, kernel, (1, 1), padding, dimension_numbers=_DIMENSIONS)
+            )
+        rows.append(jnp.stack(phases, axis=3))  # (b, h, w, column phase, o)
+    return jnp.stack(rows, axis=2).reshape(b, 2 * h, 2 * wd, w.shape[3])
+
+
+#: How :func:`upsample_concat_conv` convolves the up-sampled channels: "phase" (default,
+#: :func:`upsample_conv3x3`) or "upsample" (build the up-sampled tensor and convolve it, the
+#: textbook way). Read at trace time; ``benchmarks/bench_train.py --upsample-conv`` switches it.
+UPSAMPLE_CONV = "phase"
+
+
+def upsample_concat_conv(conv: Conv2d, x: jax.Array, skip: jax.Array | None) -> jax.Array:
+    """``conv(concatenate([upsample2x(x), skip]))`` for a 3x3 stride-1 :class:`Conv2d` (a U-Net
+    decoder's first convolution), by default without building either tensor: the up-sampled
+    channels go through :func:`upsample_conv3x3`, the skip channels through their slice of the
+    same kernel, and the two results are added."""
+    if conv.kernel_size != 3 or conv.stride != 1 or conv.groups != 1:
+        raise ValueError("upsample_concat_conv needs a 3x3, stride-1, ungrouped Conv2d")
+    w = conv.kernel[...]
+    if conv.dtype is not None:
+        x, w = x.astype(conv.dtype), w.astype(conv.dtype)
+    if UPSAMPLE_CONV == "phase":
+        y = upsample_conv3x3(x, w[:, :, : x.shape[3]])
+        if skip is not None:
+            y = y + conv2d(skip.astype(x.dtype), w[:, :, x.shape[3] :], 1, 1)
+    else:
+        up = upsample2x(x)
+        if skip is not None:
+            up = jnp.concatenate([up, skip.astype(up.dtype)], axis=-1)
+        y = conv2d(up, w, 1, 1)
+    if conv.bias is not None:
+        y = y + conv.bias[...].astype(y.dtype)
+    return y
+
+
 class ConvBNReLU(nnx.Module):
     """Conv2d (no bias) -> BatchNorm -> ReLU (or ReLU6), the unit most encoders and decoders use."""
 
@@ -403,7 +475,11 @@ class ConvBNReLU(nnx.Module):
         self.activation = activation
 
     def __call__(self, x: jax.Array) -> jax.Array:
-        y = self.bn(self.conv(x))
+        return self.normalise(self.conv(x))
+
+    def normalise(self, y: jax.Array) -> jax.Array:
+        """BatchNorm and activation of a convolution output (for callers that convolve otherwise)."""
+        y = self.bn(y)
         if not self.activation:
             return y
         return jnp.clip(y, 0.0, 6.0) if self.relu6 else jax.nn.relu(y)

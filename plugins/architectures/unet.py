@@ -3,6 +3,8 @@
 Each decoder block up-samples 2x (nearest), concatenates the backbone's feature map of that
 stride, and applies two 3x3 conv/BN/ReLU layers; a fifth block returns to input resolution
 without a skip, and a 3x3 conv gives per-pixel logits (the layout of segmentation_models' U-Net).
+The first convolution of a block runs on the low-resolution input
+(``layers.upsample_concat_conv``): the same function with fewer operations.
 """
 
 from __future__ import annotations
@@ -66,7 +68,7 @@ def _network_class() -> type:
     import jax.numpy as jnp
     from flax import nnx
 
-    from mia_core.engine.layers import Conv2d, ConvBNReLU, upsample2x
+    from mia_core.engine.layers import Conv2d, ConvBNReLU, upsample_concat_conv
 
     class DecoderBlock(nnx.Module):
         """Up-sample 2x, concatenate the skip (if any), two conv/BN/ReLU."""
@@ -76,10 +78,8 @@ def _network_class() -> type:
             self.conv2 = ConvBNReLU(cout, cout, 3, rngs=rngs)
 
         def __call__(self, x: jax.Array, skip: jax.Array | None) -> jax.Array:
-            x = upsample2x(x)
-            if skip is not None:
-                x = jnp.concatenate([x, skip.astype(x.dtype)], axis=-1)
-            return self.conv2(self.conv1(x))
+            y = upsample_concat_conv(self.conv1.conv, x, skip)
+            return self.conv2(self.conv1.normalise(y))
 
     class UNet(nnx.Module):
         """Encoder + U-Net decoder mapping (B, H, W, C) images to (B, H, W, K) logits."""
