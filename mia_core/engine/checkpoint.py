@@ -18,19 +18,20 @@ import numpy as np
 from flax import nnx, serialization
 
 from mia_core.atomic import atomic_write_bytes
+from mia_core.engine.checkpoint_files import (  # noqa: F401 - the file layout, re-exported here
+    CHECKPOINT_DIR,
+    CONFIG_FILE,
+    PROGRESS_FILE,
+    STATE_FILE,
+    WEIGHTS_FILE,
+    ModelLoadError,
+    read_checkpoint_progress,
+    resume_config,
+)
 from mia_core.engine.config import ConfigError, TrainConfig
 
-CONFIG_FILE = "config.json"
-WEIGHTS_FILE = "weights.msgpack"
-CHECKPOINT_DIR = "checkpoint"
-STATE_FILE = "state.msgpack"
-PROGRESS_FILE = "progress.json"
 FORMAT = "mia-model"
 FORMAT_VERSION = 1
-
-
-class ModelLoadError(ValueError):
-    """A model folder or checkpoint is missing, incomplete or damaged; the message names it."""
 
 
 @dataclass
@@ -222,20 +223,6 @@ def save_checkpoint(folder: str | Path, model: nnx.Module, optimizer: nnx.Optimi
     atomic_write_bytes(root / PROGRESS_FILE, json.dumps(progress, indent=2).encode("utf-8"))
 
 
-def read_checkpoint_progress(folder: str | Path) -> dict[str, Any]:
-    """The loop progress saved with the last checkpoint of a model folder."""
-    path = Path(folder) / CHECKPOINT_DIR / PROGRESS_FILE
-    if not path.is_file():
-        raise ModelLoadError(f"no training checkpoint in {Path(folder)} to resume from")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ModelLoadError(f"{path} is damaged: {exc}") from exc
-    if not isinstance(data, dict) or "epoch" not in data or "config" not in data:
-        raise ModelLoadError(f"{path} is not a mia training checkpoint")
-    return data
-
-
 def load_checkpoint(folder: str | Path, model: nnx.Module, optimizer: nnx.Optimizer) -> dict[str, Any]:
     """Restore model and optimizer state from a model folder's checkpoint; return its progress."""
     progress = read_checkpoint_progress(folder)
@@ -251,11 +238,3 @@ def load_checkpoint(folder: str | Path, model: nnx.Module, optimizer: nnx.Optimi
     restore_state(optimizer, serialization.msgpack_serialize(parts[1]), path)
     return progress
 
-
-def resume_config(folder: str | Path) -> TrainConfig:
-    """The settings of the run whose checkpoint is in ``folder``."""
-    progress = read_checkpoint_progress(folder)
-    try:
-        return TrainConfig.from_dict(progress["config"])
-    except (ConfigError, TypeError) as exc:
-        raise ModelLoadError(f"checkpoint in {folder} has unusable settings: {exc}") from exc

@@ -130,6 +130,8 @@ class TrainConfig:
                 raise ConfigError(f"setting '{name}' must be between 0 and 1 (exclusive), got {value!r}")
         if not 0.0 <= self.val_fraction < 1.0:
             raise ConfigError(f"setting 'val_fraction' must be in [0, 1), got {self.val_fraction!r}")
+        if self.val_folder and not (isinstance(self.val_folder, str) and Path(self.val_folder).is_dir()):
+            raise ConfigError(f"setting 'val_folder' must be an existing folder, got {self.val_folder!r}")
         for name in ("step_epochs", "plateau_patience"):
             _positive_int(self, name)
         for name in ("early_stopping", "prefer_labelled_tries", "prefer_labelled_min_pixels", "seed"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import sys
@@ -47,6 +48,11 @@ def run_app(folder: Path | None, registry: Any) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("mia")
     app.setOrganizationName("mia")
+    # Python's cyclic garbage collector runs on whichever thread allocates; a collection on the
+    # training or loading thread that frees plot items would crash Qt. Collect on the GUI thread only.
+    from pyqtgraph.util.garbage_collector import GarbageCollector
+
+    collector = GarbageCollector(interval=1.0)
     window = create_window(registry, folder)
     window.show()
     # Ctrl+C in the terminal closes the window (and so saves the settings) instead of being ignored
@@ -54,4 +60,7 @@ def run_app(folder: Path | None, registry: Any) -> int:
     heartbeat = QTimer()
     heartbeat.timeout.connect(lambda: None)  # lets Python run its signal handlers
     heartbeat.start(250)
-    return int(app.exec_())
+    code = int(app.exec_())
+    collector.timer.stop()
+    gc.enable()
+    return code

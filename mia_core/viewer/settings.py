@@ -111,6 +111,7 @@ class UserSettings:
     default_classes: list[ClassInfo] = field(default_factory=default_classes)
     tool_sizes: dict[str, int] = field(default_factory=dict)
     inner_contours: bool = True
+    tta: bool = False  # Model > Test-time flips
     path: Path | None = field(default=None, compare=False, repr=False)
 
     @classmethod
@@ -143,6 +144,7 @@ class UserSettings:
             "tool_sizes": lambda v: isinstance(v, dict)
             and all(isinstance(x, int) and not isinstance(x, bool) for x in v.values()),
             "inner_contours": lambda v: isinstance(v, bool),
+            "tta": lambda v: isinstance(v, bool),
         }
         for key, ok in checks.items():
             if key in raw:

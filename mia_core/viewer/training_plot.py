@@ -53,6 +53,23 @@ class TrainingHistory:
             return "epoch"
         return None
 
+    def continue_from(self, records: list[dict[str, Any]], metric_name: str, keep_steps: bool) -> None:
+        """Show a resumed run's finished epochs (the checkpoint's records); keep their plotted steps if asked."""
+        done = len(records)
+        steps = [(x, v) for x, v in zip(self.step_x, self.step_loss) if x <= done + 1e-9] if keep_steps else []
+        self.step_x, self.step_loss = [x for x, _ in steps], [v for _, v in steps]
+        self.metric_name = metric_name
+        self.epoch_x, self.epoch_loss, self.metric_x, self.metric = [], [], [], []
+        for k, record in enumerate(records, 1):
+            loss, metric = record.get("loss"), record.get(metric_name)
+            if isinstance(loss, (int, float)):
+                self.epoch_x.append(float(k))
+                self.epoch_loss.append(float(loss))
+            if isinstance(metric, (int, float)) and metric == metric:
+                self.metric_x.append(float(k))
+                self.metric.append(float(metric))
+        self._last = None
+
 
 class TrainingPlot(QWidget):
     """Two plots sharing the epoch axis: loss on top, the validation metric below."""
@@ -100,6 +117,17 @@ class TrainingPlot(QWidget):
         self._set_metric_title()
         for plot in (self.loss_plot, self.metric_plot):
             plot.enableAutoRange()
+
+    def continue_run(self, records: list[dict[str, Any]], metric_name: str, keep_steps: bool) -> None:
+        """Show what a resumed run did before it stopped; new reports then carry on from there."""
+        self.history.continue_from(records, metric_name, keep_steps)
+        self.metric_plot.enableAutoRange(x=False, y=True)  # the loss plot leads the linked epoch axis
+        self.loss_plot.enableAutoRange()
+        h = self.history
+        self.step_curve.setData(h.step_x, h.step_loss)
+        self.epoch_curve.setData(h.epoch_x, h.epoch_loss)
+        self.metric_curve.setData(h.metric_x, h.metric)
+        self._set_metric_title()
 
     def add(self, progress: Any) -> None:
         """Plot one progress report of the engine."""

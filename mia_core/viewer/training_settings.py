@@ -6,17 +6,20 @@ the plugin registry, so a plugin's components show up here without any change to
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from PyQt5.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDoubleSpinBox,
+    QFileDialog,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QPushButton,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -94,6 +97,14 @@ class TrainingSettingsForm(QWidget):
         self.optimizer = QComboBox()
         self.optimizer.addItems(list(OPTIMIZERS))
         self.val_fraction = _fraction("Share of the labelled images held out for validation", 0.9)
+        self.val_folder = QLineEdit()
+        self.val_folder.setPlaceholderText("none: hold out the share above")
+        self.val_folder.setToolTip("A folder of labelled images to validate on; then every image of the open "
+                                   "folder trains and the validation share is not used")
+        self.val_browse = QPushButton("Browse…")
+        self.val_browse.setObjectName("val_folder_browse")
+        self.val_browse.setAutoDefault(False)  # Enter in the form starts training, never a file dialog
+        self.val_browse.setToolTip("Pick the validation folder")
         self.separate = QCheckBox("Separate contours")
         self.separate.setToolTip("Weigh the thin background gaps between touching objects more (U-Net border weights)")
         self.border_w0 = _number(0.0, 1000.0, 1, "w0: weight of the gap pixels")
@@ -125,8 +136,8 @@ class TrainingSettingsForm(QWidget):
         for name, widget in {
             "epochs": self.epochs, "steps_per_epoch": self.steps, "batch_size": self.batch,
             "patch_size": self.patch, "learning_rate": self.learning_rate, "optimizer": self.optimizer,
-            "val_fraction": self.val_fraction, "separate_contours": self.separate, "border_w0": self.border_w0,
-            "border_sigma": self.border_sigma, "prefer_labelled": self.prefer,
+            "val_fraction": self.val_fraction, "val_folder": self.val_folder, "separate_contours": self.separate,
+            "border_w0": self.border_w0, "border_sigma": self.border_sigma, "prefer_labelled": self.prefer,
             "prefer_labelled_tries": self.prefer_tries, "prefer_labelled_min_pixels": self.prefer_pixels,
             "class_weights": self.class_weights, "manual_class_weights": self.manual_weights,
             "augment": self.augment, "augment.flip": self.flip, "augment.rot90": self.rot90,
@@ -138,6 +149,8 @@ class TrainingSettingsForm(QWidget):
         self.separate.toggled.connect(self._update_enabled)
         self.prefer.toggled.connect(self._update_enabled)
         self.class_weights.currentTextChanged.connect(self._update_enabled)
+        self.val_folder.textChanged.connect(self._update_enabled)
+        self.val_browse.clicked.connect(self.choose_val_folder)
         self.set_config(TrainConfig())
 
     def _names(self, kind: str) -> list[str]:
@@ -161,6 +174,7 @@ class TrainingSettingsForm(QWidget):
         form.addRow("Learning rate", self.learning_rate)
         form.addRow("Optimizer", self.optimizer)
         form.addRow("Validation share", self.val_fraction)
+        form.addRow("Validation folder", _row(self.val_folder, self.val_browse))
         data = QGroupBox("Data")
         form = QFormLayout(data)
         form.addRow(self.separate, _row(self.border_w0, self.border_sigma))
@@ -185,6 +199,13 @@ class TrainingSettingsForm(QWidget):
         self.prefer_tries.setEnabled(self.prefer.isChecked())
         self.prefer_pixels.setEnabled(self.prefer.isChecked())
         self.manual_weights.setEnabled(self.class_weights.currentText() == "manual")
+        self.val_fraction.setEnabled(not self.val_folder.text().strip())  # the engine ignores it then
+
+    def choose_val_folder(self) -> None:
+        """Browse… : pick a folder of labelled images to validate on."""
+        chosen = QFileDialog.getExistingDirectory(self, "Validation folder", self.val_folder.text().strip())
+        if chosen:
+            self.val_folder.setText(chosen)
 
     # --- values ------------------------------------------------------------------------------
     def set_config(self, cfg: TrainConfig) -> None:
@@ -199,6 +220,7 @@ class TrainingSettingsForm(QWidget):
         self.learning_rate.setText(f"{cfg.learning_rate:g}")
         self.optimizer.setCurrentText(cfg.optimizer)
         self.val_fraction.setValue(cfg.val_fraction)
+        self.val_folder.setText(cfg.val_folder or "")
         self.separate.setChecked(cfg.separate_contours)
         self.border_w0.setValue(cfg.border_w0)
         self.border_sigma.setValue(cfg.border_sigma)
@@ -227,6 +249,7 @@ class TrainingSettingsForm(QWidget):
             epochs=self.epochs.value(), steps_per_epoch=self.steps.value(), batch_size=self.batch.value(),
             patch_size=self.patch.value(), learning_rate=_float("learning_rate", self.learning_rate.text()),
             optimizer=self.optimizer.currentText(), val_fraction=round(self.val_fraction.value(), 4),
+            val_folder=_folder(self.val_folder.text()),
             separate_contours=self.separate.isChecked(), border_w0=self.border_w0.value(),
             border_sigma=self.border_sigma.value(), prefer_labelled=self.prefer.isChecked(),
             prefer_labelled_tries=self.prefer_tries.value(), prefer_labelled_min_pixels=self.prefer_pixels.value(),
@@ -244,6 +267,12 @@ class TrainingSettingsForm(QWidget):
         cfg = (base or TrainConfig()).replace(**changes)
         cfg.validate()
         return cfg
+
+
+def _folder(text: str) -> str | None:
+    """A folder typed in a text field (``~`` expanded), None when the field is empty."""
+    text = text.strip()
+    return str(Path(text).expanduser()) if text else None
 
 
 def _float(name: str, text: str) -> float:

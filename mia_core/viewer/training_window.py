@@ -1,4 +1,4 @@
-"""The training window: settings, model folder, Start / Stop, a live plot, progress and the outcome.
+"""The training window: settings, model folder, Start / Resume / Stop, a live plot, progress and the outcome.
 
 Training runs on a background thread (:mod:`mia_core.viewer.training_worker`); its progress reaches
 the widgets only as queued signals. Closing the window only hides it: a run goes on and the window
@@ -28,8 +28,10 @@ from PyQt5.QtWidgets import (
 )
 
 from mia_core.commands.train import format_seconds
+from mia_core.engine.checkpoint_files import ModelLoadError
 from mia_core.engine.config import ConfigError
 from mia_core.viewer.training_plot import TrainingPlot
+from mia_core.viewer.training_resume import resumable, saved_run
 from mia_core.viewer.training_settings import TrainingSettingsForm
 from mia_core.viewer.training_worker import TrainingOutcome, TrainingRun
 
@@ -37,6 +39,13 @@ from mia_core.viewer.training_worker import TrainingOutcome, TrainingRun
 MODELS_FOLDER = "Segmentation_models"
 ERROR_STYLE = "color: #d70015; font-weight: bold;"
 DONE_STYLE = "color: #1e7d38; font-weight: bold;"
+
+
+def refusal(verb: str, message: str) -> str:
+    """'Cannot train: why', without saying 'cannot' twice when the engine's message already does."""
+    if message.lower().startswith(f"cannot {verb}"):
+        return message[:1].upper() + message[1:]
+    return f"Cannot {verb}: {message}"
 
 
 def progress_text(p: Any) -> str:
@@ -67,6 +76,7 @@ class TrainingWindow(QDialog):
         self.run: TrainingRun | None = None
         self._active = False  # a run started and its end is not shown yet
         self._out_auto = True  # the model folder follows the settings until the user picks one
+        self._plot_dir: Path | None = None  # the model folder of the run the plot shows
 
         self.form = TrainingSettingsForm(registry)
         scroll = QScrollArea()
@@ -86,6 +96,10 @@ class TrainingWindow(QDialog):
         self.start_button = QPushButton("Start")
         self.start_button.setObjectName("startTraining")
         self.start_button.setDefault(True)
+        self.resume_button = QPushButton("Resume")
+        self.resume_button.setObjectName("resumeTraining")
+        self.resume_button.setToolTip("Continue the stopped run of the model folder with the settings saved there")
+        self.resume_button.setEnabled(False)
         self.stop_button = QPushButton("Stop")
         self.stop_button.setObjectName("stopTraining")
         self.stop_button.setToolTip("Stop after the current step; the checkpoint and the best model are kept")
@@ -105,7 +119,9 @@ class TrainingWindow(QDialog):
 
         self.browse.clicked.connect(self.choose_out_dir)
         self.out_edit.textEdited.connect(self._out_edited)
+        self.out_edit.textChanged.connect(self._update_resume)
         self.start_button.clicked.connect(self.start)
+        self.resume_button.clicked.connect(self.resume)
         self.stop_button.clicked.connect(self.stop)
         for attr in ("architecture", "backbone"):
             self.form.combos[attr].currentTextChanged.connect(self._suggest_out_dir)
@@ -119,6 +135,7 @@ class TrainingWindow(QDialog):
         buttons.addWidget(self.replace)
         buttons.addStretch(1)
         buttons.addWidget(self.start_button)
+        buttons.addWidget(self.resume_button)
         buttons.addWidget(self.stop_button)
         right = QWidget()
         col = QVBoxLayout(right)
@@ -148,6 +165,7 @@ class TrainingWindow(QDialog):
         else:
             self.source.setText(f"Learns from the labelled images of <b>{self.folder}</b>")
         self._suggest_out_dir()
+        self._update_resume()  # a run may have stopped in the model folder since the window last looked
 
     def _suggest_out_dir(self, *_: object) -> None:
         if not self._out_auto or self.folder is None:
@@ -176,32 +194,59 @@ class TrainingWindow(QDialog):
         """Check the settings here, then train in the background; False (with the reason shown) if refused."""
         if self.running:
             return False
-        if self.source_of is not None:
-            self.set_source(*self.source_of())  # the folder open now, even if it changed since
         try:
-            if self.folder is None:
-                raise ConfigError("no image folder is open: open a folder of labelled images first")
-            out = self.out_edit.text().strip()
-            if not out:
-                raise ConfigError("choose a model folder")
+            folder, out = self._where()
             config = self.form.config(class_names=tuple(self.class_names))
         except ConfigError as exc:
-            self._show_error(f"Cannot train: {exc}")
+            self._show_error(refusal("train", str(exc)))
             return False
-        run = TrainingRun(self.folder, config, Path(out).expanduser(), self.registry,
-                          overwrite=self.replace.isChecked(), parent=self)
+        self.plot.clear(config.metric)
+        self._launch(TrainingRun(folder, config, out, self.registry, overwrite=self.replace.isChecked(),
+                                 parent=self), epochs_done=0)
+        return True
+
+    def resume(self) -> bool:
+        """Continue the stopped run of the model folder with its saved settings (shown in the form)."""
+        if self.running:
+            return False
+        try:
+            folder, out = self._where()
+            saved = saved_run(out)
+        except (ConfigError, ModelLoadError) as exc:
+            self._show_error(refusal("resume", str(exc)))
+            self._update_resume()  # the folder may have changed on disk since it was chosen
+            return False
+        self._out_auto = False  # showing the saved network must not move the model folder
+        self.form.set_config(saved.config)
+        self.plot.continue_run(saved.history, saved.config.metric, keep_steps=self._plot_dir == out)
+        self._launch(TrainingRun(folder, saved.config, out, self.registry, parent=self, resume=True),
+                     epochs_done=saved.epochs_done)
+        return True
+
+    def _where(self) -> tuple[Path, Path]:
+        """The image folder open now and the model folder typed in; ConfigError says which is missing."""
+        if self.source_of is not None:
+            self.set_source(*self.source_of())  # the folder open now, even if it changed since
+        if self.folder is None:
+            raise ConfigError("no image folder is open: open a folder of labelled images first")
+        out = self.out_edit.text().strip()
+        if not out:
+            raise ConfigError("choose a model folder")
+        return self.folder, Path(out).expanduser()
+
+    def _launch(self, run: TrainingRun, epochs_done: int) -> None:
+        """Show the run as started and start it."""
         run.progressed.connect(self._progress)
         run.finished.connect(self._finished)
         run.failed.connect(self._failed)
-        self.run = run
-        self.plot.clear(config.metric)
-        self.bar.setRange(0, config.epochs * config.steps_per_epoch)
-        self.bar.setValue(0)
+        self.run, self._plot_dir = run, run.out_dir
+        steps = run.config.steps_per_epoch
+        self.bar.setRange(0, run.config.epochs * steps)
+        self.bar.setValue(epochs_done * steps)
         self.eta.setText("Preparing the images and compiling the network…")
         self._set_outcome("", "")
         self._set_running(True)
         run.start()
-        return True
 
     def stop(self) -> None:
         """Stop after the current step; the engine saves a checkpoint."""
@@ -224,6 +269,12 @@ class TrainingWindow(QDialog):
         self.form.setEnabled(not running)
         for w in (self.out_edit, self.browse, self.replace):
             w.setEnabled(not running)
+        self._update_resume()
+
+    def _update_resume(self, *_: object) -> None:
+        """Resume is offered while no run is active and the model folder holds a stopped run."""
+        text = self.out_edit.text().strip()
+        self.resume_button.setEnabled(not self.running and resumable(Path(text).expanduser() if text else None))
 
     def _progress(self, p: Any) -> None:
         if self.sender() is not self.run:
@@ -248,7 +299,8 @@ class TrainingWindow(QDialog):
             return
         self._set_running(False)
         self.eta.setText("")
-        self._show_error(f"Cannot train: {message}" if not details else f"Training failed: {message}", details)
+        verb = "resume" if self.run is not None and self.run.resume else "train"
+        self._show_error(refusal(verb, message) if not details else f"Training failed: {message}", details)
         self.runEnded.emit(self.outcome.text())
 
     def _show_error(self, text: str, details: str = "") -> None:

@@ -59,17 +59,17 @@ def _expected_errors() -> tuple[type[BaseException], ...]:
 
 
 class TrainingRun(QObject):
-    """One training run of ``folder`` into ``out_dir`` on a daemon thread."""
+    """One training run of ``folder`` into ``out_dir`` on a daemon thread (a new one, or ``resume``d)."""
 
     progressed = pyqtSignal(object)  # mia_core.engine.train.Progress
     finished = pyqtSignal(object)  # TrainingOutcome
     failed = pyqtSignal(str, str)  # message, traceback ("" for an expected error)
 
     def __init__(self, folder: Path, config: TrainConfig, out_dir: Path, registry: Any,
-                 overwrite: bool = False, parent: QObject | None = None) -> None:
+                 overwrite: bool = False, parent: QObject | None = None, resume: bool = False) -> None:
         super().__init__(parent)
         self.folder, self.config, self.out_dir = Path(folder), config, Path(out_dir)
-        self.registry, self.overwrite = registry, overwrite
+        self.registry, self.overwrite, self.resume = registry, overwrite, resume
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -118,17 +118,18 @@ class TrainingRun(QObject):
     def _train(self) -> TrainingOutcome:
         from mia_core.engine.train import check_fresh_folder, train_folder
 
-        if not self.overwrite:
+        if not (self.overwrite or self.resume):
             try:
                 check_fresh_folder(self.out_dir)
             except ConfigError:
                 raise ConfigError(
                     f"the model folder {self.out_dir} already holds a model: tick "
-                    "\"Replace the model in this folder\" or choose another folder"
+                    "\"Replace the model in this folder\", choose another folder, or Resume its run if it was stopped"
                 ) from None
         result = train_folder(
             self.folder, self.config, self.out_dir, registry=self.registry,
             progress=lambda p: self._emit(self.progressed, p), stop=self._stop, overwrite=self.overwrite,
+            resume=self.resume,
         )
         return TrainingOutcome(result.reason, result.epochs_done, result.best_metric, result.best_epoch,
                                result.info.metric or self.config.metric, Path(result.model_dir),

@@ -7,15 +7,31 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before anything imports Qt
 
+import gc
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 import tifffile
+from PyQt5.QtCore import QEvent
+from PyQt5.QtWidgets import QApplication
 
 from mia_core.plugins import load_plugins
 from viewer_helpers import IMAGE_SHAPE, STACK_SHAPE, Mouse, blob_image, builtin_entry_points, wait_loaded
+
+
+@pytest.fixture(autouse=True)
+def collect_windows_in_the_gui_thread():
+    """Delete each test's closed windows and collect their Python side here, on the GUI thread.
+
+    Plots are cyclic garbage; left to the next test, a collection could start on a worker thread
+    (training, image loading) and free plot items while the GUI thread paints, which crashes Qt.
+    """
+    yield
+    if QApplication.instance() is not None:
+        QApplication.sendPostedEvents(None, QEvent.DeferredDelete)
+    gc.collect()
 
 
 @pytest.fixture(autouse=True)

@@ -8,6 +8,8 @@ pixels, and with the bright blobs the model learnt to find.
 
 from __future__ import annotations
 
+import json
+
 import cv2
 import numpy as np
 import pytest
@@ -45,9 +47,9 @@ def reference(model_dir):
 
     model, info = load_model(model_dir, training_registry())
 
-    def predict(frame: np.ndarray, box=None) -> np.ndarray:
+    def predict(frame: np.ndarray, box=None, tta: bool = False) -> np.ndarray:
         fov = None if box is None else (box[0], box[1], box[2] - box[0], box[3] - box[1])
-        return predict_frame(model, frame, info, fov=fov)
+        return predict_frame(model, frame, info, fov=fov, tta=tta)
 
     return predict
 
@@ -279,3 +281,51 @@ def test_cancel_stops_a_folder_prediction_and_keeps_what_was_written(make_window
     assert label_path(image_folder / "a_blobs.png").exists()
     assert not label_path(image_folder / "b_blobs.png").exists()  # finished after Cancel: dropped
     assert not any(label_path(image_folder / "c_stack.tif", f).exists() for f in range(3))
+
+
+def spy_on_jobs(monkeypatch) -> list[tuple[str, bool]]:
+    """Record the ``tta`` of every prediction job the Model menu starts; the real jobs still run."""
+    calls: list[tuple[str, bool]] = []
+    for name in ("predict_frame_job", "predict_folder_job"):
+        def spy(*args, _real=getattr(predict_actions, name), _name=name, **kwargs):
+            calls.append((_name, kwargs.get("tta", False)))
+            return _real(*args, **kwargs)
+
+        monkeypatch.setattr(predict_actions, name, spy)
+    return calls
+
+
+def test_test_time_flips_reach_every_prediction_and_are_remembered(make_window, image_folder, qtbot, model_dir,
+                                                                   reference, monkeypatch, isolated_settings):
+    w = make_window(image_folder, training_registry())
+    load_in_app(qtbot, w, model_dir, monkeypatch)
+    flips = w.models.actions.tta
+    model_menu = next(a.menu() for a in w.menuBar().actions() if a.text() == "&Model")
+    assert flips in model_menu.actions() and flips.objectName() == "test_time_flips"
+    assert flips.isCheckable() and not flips.isChecked()  # off by default: 4x the time
+    calls = spy_on_jobs(monkeypatch)
+
+    flips.trigger()
+    assert flips.isChecked()
+    activate(qtbot, w)
+    press(qtbot, w, Qt.Key_P, Qt.ControlModifier)
+    image = w.current_frame()
+    assert w.document.labels.same_as(as_labels(reference(image, tta=True)))  # the flipped average was written
+    press(qtbot, w, Qt.Key_P, Qt.ControlModifier | Qt.ShiftModifier)
+    answer_question(qtbot, "Replace labels")
+    w.findChild(QAction, "predict_folder").trigger()
+    qtbot.waitUntil(lambda: not w.models.busy, timeout=PREDICT_TIMEOUT_MS)
+    assert calls == [("predict_frame_job", True), ("predict_frame_job", True), ("predict_folder_job", True)]
+    assert w.document.labels.same_as(as_labels(reference(image, tta=True)))
+
+    flips.trigger()  # off again: the next prediction is a plain one
+    activate(qtbot, w)
+    press(qtbot, w, Qt.Key_P, Qt.ControlModifier)
+    assert calls[-1] == ("predict_frame_job", False)
+    assert w.document.labels.same_as(as_labels(reference(image)))
+
+    flips.trigger()
+    w.close()  # the choice is saved with the other settings ...
+    assert json.loads((isolated_settings / "settings.json").read_text())["tta"] is True
+    again = make_window(image_folder, training_registry())  # ... and comes back in the next session
+    assert again.models.actions.tta.isChecked()

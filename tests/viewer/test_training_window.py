@@ -38,10 +38,13 @@ TRAINING_TIMEOUT_MS = 180_000
 
 # --- real widget input -----------------------------------------------------------------------------
 def type_into(qtbot, widget, text: str) -> None:
-    """Select what a line edit or spin box shows and type ``text`` over it."""
+    """Select what a line edit or spin box shows and type ``text`` over it (or delete it)."""
     widget.setFocus()
     QTest.keyClick(widget, Qt.Key_A, Qt.ControlModifier)
-    qtbot.keyClicks(widget, text)
+    if text:
+        qtbot.keyClicks(widget, text)
+    else:
+        QTest.keyClick(widget, Qt.Key_Delete)
 
 
 def choose(qtbot, combo, text: str) -> None:
@@ -255,6 +258,172 @@ def test_bad_settings_show_the_error_and_the_app_goes_on(make_window, qtbot, tmp
     qtbot.waitUntil(lambda: w.image is not None and w.image_list.list.currentRow() == 1 and not w.loader.busy)
     type_into(qtbot, tw.form.patch, "96")
     assert tw.form.patch.value() == 96
+
+
+def test_stop_then_resume_continues_the_run_with_its_saved_settings(make_window, qtbot, tmp_path, monkeypatch):
+    folder = labelled_folder(tmp_path / "images")
+    val = labelled_folder(tmp_path / "val", 1)
+    w = make_window(folder, training_registry())
+    tw = open_training(w)
+    out = tmp_path / "model"
+    fill_tiny_run(qtbot, tw, out, epochs=2, steps=3)
+    type_into(qtbot, tw.form.val_folder, str(val))
+    assert not tw.resume_button.isEnabled()  # nothing to resume in a new folder
+
+    import mia_core.engine.train as train_module
+
+    splits = []  # (training images, validation images) of every run the engine prepared
+    real_prepare = train_module.prepare_training_data
+
+    def spy(*args, **kwargs):
+        data = real_prepare(*args, **kwargs)
+        splits.append(({s.path.parent for s in data.train}, {s.path.parent for s in data.val}, len(data.train)))
+        return data
+
+    monkeypatch.setattr(train_module, "prepare_training_data", spy)
+    qtbot.mouseClick(tw.start_button, Qt.LeftButton)
+    run = tw.run  # stop as soon as the first epoch is validated (on the worker thread: no race)
+    run.progressed.connect(lambda p: p.phase == "epoch" and p.epoch == 1 and run.stop(), Qt.DirectConnection)
+    qtbot.waitUntil(lambda: not tw.running, timeout=TRAINING_TIMEOUT_MS)
+    assert tw.outcome.text().startswith("Stopped by you after 1 epoch(s)"), tw.outcome.text()
+    stopped = json.loads((out / "checkpoint" / "progress.json").read_text())
+    assert (stopped["epoch"], stopped["global_step"], len(stopped["history"])) == (1, 3, 1)
+    assert tw.resume_button.isEnabled() and tw.start_button.isEnabled()
+    before = tw.plot.history
+    first_steps, first_epoch = list(before.step_loss), list(before.epoch_loss)
+    assert len(first_steps) == 3 and len(first_epoch) == 1 and len(before.metric) == 1
+
+    type_into(qtbot, tw.form.epochs, "9")  # the form is not what resumes: the folder's settings are
+    type_into(qtbot, tw.form.val_folder, "")
+    qtbot.mouseClick(tw.resume_button, Qt.LeftButton)
+    assert tw.running and not tw.resume_button.isEnabled() and not tw.start_button.isEnabled()
+    assert tw.form.epochs.value() == 2 and tw.form.val_folder.text() == str(val)
+    assert not tw.form.val_fraction.isEnabled()
+    assert tw.bar.value() == 3 and tw.bar.maximum() == 6
+    qtbot.waitUntil(lambda: not tw.running, timeout=TRAINING_TIMEOUT_MS)
+    assert tw.outcome.text().startswith("Finished: 2 epoch(s), best iou"), tw.outcome.text()
+
+    # the checkpoint went on from where the run stopped
+    done = json.loads((out / "checkpoint" / "progress.json").read_text())
+    assert (done["epoch"], done["global_step"], len(done["history"])) == (2, 6, 2)
+    assert done["history"][0] == stopped["history"][0]
+    # the plot kept the earlier points and carried on after them
+    h = tw.plot.history
+    assert h.step_loss[:3] == first_steps and len(h.step_loss) == 6
+    assert all(a < b for a, b in zip(h.step_x, h.step_x[1:])) and h.step_x[-1] == pytest.approx(2.0)
+    assert h.epoch_loss[0] == first_epoch[0] and h.epoch_loss == pytest.approx([e["loss"] for e in done["history"]])
+    assert h.metric == pytest.approx([e["iou"] for e in done["history"]])
+    assert tw.bar.value() == 6
+    assert not tw.resume_button.isEnabled()  # every epoch is done: nothing left to resume
+    # both parts validated on the validation folder and trained on every image of the open folder
+    assert splits == [({folder}, {val}, 2)] * 2
+    assert json.loads((out / "config.json").read_text())["train"]["val_folder"] == str(val)
+    save_screenshot(tw, "12_training_resumed")
+    x_range = tw.plot.loss_plot.getViewBox().viewRange()[0]
+    assert x_range[0] <= h.step_x[0] and x_range[1] >= 2.0  # the plot shows both parts of the run
+
+
+def fake_checkpoint(out: Path, num_classes: int = 2) -> TrainConfig:
+    """A stopped run's files, written without training: config.json, progress.json and the state."""
+    from mia_core.engine.checkpoint import ModelInfo
+    from mia_core.engine.schedule import ScheduleState
+
+    config = TrainConfig(architecture=TINY_ARCH, backbone=TINY_BACKBONE, epochs=3, steps_per_epoch=2, batch_size=2,
+                         patch_size=64, learning_rate=0.003)
+    (out / "checkpoint").mkdir(parents=True)
+    info = ModelInfo(TINY_ARCH, TINY_BACKBONE, num_classes, 1, ["background", "class 1"], "per-image", 64,
+                     train=config.to_dict())
+    (out / "config.json").write_text(info.to_json())
+    progress = {"epoch": 1, "global_step": 2, "schedule": ScheduleState(0.003).to_dict(),
+                "history": [{"epoch": 1, "loss": 0.5, "iou": 0.25, "learning_rate": 0.003}],
+                "config": config.to_dict()}
+    (out / "checkpoint" / "progress.json").write_text(json.dumps(progress))
+    (out / "checkpoint" / "state.msgpack").write_bytes(b"\x00\x01 weights")
+    return config
+
+
+def folder_bytes(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize(
+    "damage,message",
+    [
+        ("classes", "Cannot resume {out}: it has 3 classes and 1 channels, the images of {images} have 2 and 1"),
+        ("state", "Cannot resume: {out}/checkpoint/state.msgpack is damaged"),
+        ("progress", "Cannot resume: {out}/checkpoint/progress.json is damaged"),
+        ("gone", "Cannot resume: no training checkpoint in {out} to resume from"),
+    ],
+)
+def test_resume_refusals_show_the_engines_message_and_keep_the_folder(make_window, qtbot, tmp_path, damage, message):
+    images = labelled_folder(tmp_path / "images")
+    out = tmp_path / "model"
+    config = fake_checkpoint(out, num_classes=3 if damage == "classes" else 2)
+    if damage == "progress":
+        (out / "checkpoint" / "progress.json").write_text("{half a file")
+    w = make_window(images, training_registry())
+    tw = open_training(w)
+    assert not tw.resume_button.isEnabled()  # the suggested folder holds no run
+    type_into(qtbot, tw.out_edit, str(out))
+    assert tw.resume_button.isEnabled()
+    if damage == "gone":  # the folder changed on disk after it was chosen
+        for name in ("progress.json", "state.msgpack"):
+            (out / "checkpoint" / name).unlink()
+    kept = folder_bytes(out)
+    qtbot.mouseClick(tw.resume_button, Qt.LeftButton)
+    qtbot.waitUntil(lambda: not tw.running and tw.outcome.text() != "", timeout=60000)
+    text = tw.outcome.text()
+    assert text.startswith(message.format(out=out, images=images)), text
+    assert tw.outcome.styleSheet().startswith("color: #d70015") and "Traceback" not in tw.outcome.toolTip()
+    assert folder_bytes(out) == kept  # nothing in the model folder was lost or changed
+    assert tw.start_button.isEnabled() and tw.form.isEnabled()
+    assert tw.resume_button.isEnabled() == (damage != "gone")
+    if damage in ("classes", "state"):  # the saved settings were shown, and the run got that far
+        assert (tw.form.epochs.value(), tw.form.steps.value()) == (config.epochs, config.steps_per_epoch)
+        assert tw.plot.history.epoch_loss == [0.5] and tw.plot.history.metric == [0.25]
+
+
+def test_a_resumed_plot_shows_the_saved_epochs_and_drops_the_unfinished_one():
+    from mia_core.viewer.training_plot import TrainingHistory
+
+    h = TrainingHistory(step_x=[0.5, 1.0, 1.5], step_loss=[3.0, 2.0, 1.0], epoch_x=[1.0], epoch_loss=[9.0])
+    records = [{"epoch": 1, "loss": 2.5, "dice": 0.5}]
+    h.continue_from(records, "dice", keep_steps=True)
+    assert (h.step_x, h.step_loss) == ([0.5, 1.0], [3.0, 2.0])  # the stopped epoch 2 runs again
+    assert (h.epoch_x, h.epoch_loss, h.metric_x, h.metric) == ([1.0], [2.5], [1.0], [0.5])
+    h.continue_from(records + [{"epoch": 2, "loss": None, "dice": float("nan")}], "dice", keep_steps=False)
+    assert h.step_x == [] and h.epoch_loss == [2.5] and h.metric == [0.5]
+
+
+def test_a_validation_folder_replaces_the_validation_share(make_window, qtbot, tmp_path, monkeypatch):
+    from mia_core.engine.dataset import prepare_training_data
+    import mia_core.viewer.training_settings as training_settings
+
+    images = labelled_folder(tmp_path / "images")
+    val = labelled_folder(tmp_path / "val", 1)
+    w = make_window(images, training_registry())
+    tw = open_training(w)
+    form = tw.form
+    fill_tiny_run(qtbot, tw, tmp_path / "model", epochs=1, steps=1)
+    assert form.val_fraction.isEnabled() and form.config().val_folder is None
+    shared = prepare_training_data(images, form.config())
+    assert len(shared.train) == 1 and {s.path.parent for s in shared.val} == {images}
+
+    monkeypatch.setattr(training_settings.QFileDialog, "getExistingDirectory", lambda *a, **k: str(val))
+    qtbot.mouseClick(form.val_browse, Qt.LeftButton)
+    assert form.val_folder.text() == str(val) and not form.val_fraction.isEnabled()
+    config = form.config()
+    assert config.val_folder == str(val) and config.val_fraction == 0.5  # kept, and unused by the engine
+    split = prepare_training_data(images, config)
+    assert len(split.train) == 2 and {s.path.parent for s in split.val} == {val}
+
+    missing = tmp_path / "no such folder"
+    type_into(qtbot, form.val_folder, str(missing))
+    qtbot.mouseClick(tw.start_button, Qt.LeftButton)
+    assert tw.run is None and not tw.running  # refused at once, before the engine is asked
+    assert tw.outcome.text() == f"Cannot train: setting 'val_folder' must be an existing folder, got '{missing}'"
+    type_into(qtbot, form.val_folder, "")
+    assert form.val_fraction.isEnabled() and form.config().val_folder is None
 
 
 def test_the_app_and_the_training_window_open_without_jax(tmp_path):
