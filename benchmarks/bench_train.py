@@ -6,18 +6,19 @@
     .venv/bin/python benchmarks/bench_train.py --upsample-conv upsample # decoder convs the textbook way
 
 Prints one line per figure (with the load average, since the machine is shared) and, when torch
-is importable (optional extra ``torch``), the same network and run in PyTorch and the ratios.
+is importable (optional extra ``torch``), the same network and run in PyTorch and the ratios. The
+two frameworks are timed in alternating rounds, so that both see the same load of other jobs.
 Findings are in benchmarks/README.md.
 """
 
 from __future__ import annotations
 
 import argparse
-import functools
 import os
 import statistics
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -29,33 +30,39 @@ def load() -> str:
     return f"load {os.getloadavg()[0]:.2f}"
 
 
-def timed(fn: Callable[[], Any], repeats: int) -> tuple[float, list[float], list[float]]:
-    """Run ``fn`` once to warm up (returns that time), then ``repeats`` times, recording wall
-    and process CPU seconds (CPU time is less disturbed by other jobs on a shared machine)."""
-    start = time.perf_counter()
-    fn()
-    first = time.perf_counter() - start
-    times, cpu = [], []
-    for _ in range(repeats):
+@dataclass
+class Workload:
+    """One timed piece of work of one framework: ``run`` does it once; ``work`` is how much (for rates)."""
+
+    run: Callable[[], Any]
+    work: float
+    unit: str
+    first: float = 0.0  # seconds of the first call (compilation included)
+    times: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
+
+    def warm_up(self) -> None:
+        """The first call, timed apart: it compiles (Flax) or allocates (PyTorch)."""
+        start = time.perf_counter()
+        self.run()
+        self.first = time.perf_counter() - start
+
+    def time_once(self) -> None:
+        """One timed call: wall and process CPU seconds (CPU time is less hit by other jobs)."""
         start, start_cpu = time.perf_counter(), time.process_time()
-        fn()
-        times.append(time.perf_counter() - start)
-        cpu.append(time.process_time() - start_cpu)
-    return first, times, cpu
+        self.run()
+        self.times.append(time.perf_counter() - start)
+        self.cpu.append(time.process_time() - start_cpu)
 
-
-def report(
-    label: str, first: float, times: list[float], cpu: list[float], work: float, unit: str
-) -> tuple[float, float]:
-    """Print median time and throughput; return the throughput at the median and at the min."""
-    median = statistics.median(times)
-    rate = work / median
-    print(
-        f"{label:<30} first {first:6.2f} s  median {median:7.3f} s (min {min(times):.3f}, "
-        f"n={len(times)}, cpu {statistics.median(cpu):.2f} s)  {rate:7.3f} {unit}  [{load()}]",
-        flush=True,
-    )
-    return rate, work / min(times)
+    def report(self, label: str) -> None:
+        """Print median time and throughput, with the load average."""
+        median = statistics.median(self.times)
+        print(
+            f"{label:<30} first {self.first:6.2f} s  median {median:7.3f} s (min {min(self.times):.3f}, "
+            f"n={len(self.times)}, cpu {statistics.median(self.cpu):.2f} s)  {self.work / median:7.3f} "
+            f"{self.unit}  [{load()}]",
+            flush=True,
+        )
 
 
 def tile_batches(image: np.ndarray, tile: int, batch: int) -> list[np.ndarray]:
@@ -65,8 +72,8 @@ def tile_batches(image: np.ndarray, tile: int, batch: int) -> list[np.ndarray]:
     return [np.stack(tiles[i : i + batch]) for i in range(0, len(tiles), batch)]
 
 
-def bench_flax(args: argparse.Namespace, image: np.ndarray) -> dict[str, tuple[float, float]]:
-    """Train-step and tiled-inference throughput of the Flax model."""
+def flax_workloads(args: argparse.Namespace, image: np.ndarray) -> dict[str, Workload]:
+    """The engine's own train step and tiled inference of U-Net-ResNet34."""
     import jax
     import jax.numpy as jnp
     import optax
@@ -97,30 +104,26 @@ def bench_flax(args: argparse.Namespace, image: np.ndarray) -> dict[str, tuple[f
     labels = jnp.asarray(rng.integers(0, args.classes, (batch, size, size)), jnp.int32)
     weights = jnp.ones((batch, size, size), jnp.float32)
 
-    def one_step():
+    def train_step() -> None:
         jax.block_until_ready(step(model, optimizer, x, labels, weights))
 
-    first, times, cpu = timed(one_step, args.steps)
-    results = {"train": report("flax train step", first, times, cpu, batch, "patches/s")}
-
-    model.eval()
-    forward = functools.partial(steps.predict_classes, model)  # the engine's own inference
+    work = {"train": Workload(train_step, batch, "patches/s")}
+    predictor = nnx.clone(model)  # an eval-mode copy: no mode switch between the timed calls
+    predictor.eval()
     megapixels = image.shape[0] * image.shape[1] / 1e6
     for tile in args.tiles:
         batches = [jnp.asarray(b) for b in tile_batches(image, tile, args.infer_batch)]
 
-        def infer(batches=batches):
-            for b in batches:
-                jax.block_until_ready(forward(b))
+        def infer(batches: list[Any] = batches) -> None:
+            for b in batches:  # the engine's own inference
+                jax.block_until_ready(steps.predict_classes(predictor, b))
 
-        first, times, cpu = timed(infer, args.infer_repeats)
-        label = f"flax inference {tile} tiles x{args.infer_batch}"
-        results[f"infer{tile}"] = report(label, first, times, cpu, megapixels, "MP/s")
-    return results
+        work[f"infer{tile}"] = Workload(infer, megapixels, "MP/s")
+    return work
 
 
-def bench_torch(args: argparse.Namespace, image: np.ndarray) -> dict[str, tuple[float, float]] | None:
-    """The same run in PyTorch, or None when torch is not installed."""
+def torch_workloads(args: argparse.Namespace, image: np.ndarray) -> dict[str, Workload] | None:
+    """The same work in PyTorch, or None when torch is not installed."""
     try:
         import torch
     except ImportError:
@@ -139,17 +142,15 @@ def bench_torch(args: argparse.Namespace, image: np.ndarray) -> dict[str, tuple[
     x = torch.from_numpy(rng.normal(size=(batch, 3, size, size)).astype(np.float32))
     x = x.contiguous(memory_format=fmt)
     y = torch.from_numpy(rng.integers(0, args.classes, (batch, size, size)))
-    model.train()
 
-    def one_step():
+    def train_step() -> None:
+        model.train()
         opt.zero_grad(set_to_none=True)
         loss = torch.nn.functional.cross_entropy(model(x), y)
         loss.backward()
         opt.step()
 
-    first, times, cpu = timed(one_step, args.steps)
-    results = {"train": report("torch train step", first, times, cpu, batch, "patches/s")}
-    model.eval()
+    work = {"train": Workload(train_step, batch, "patches/s")}
     megapixels = image.shape[0] * image.shape[1] / 1e6
     for tile in args.tiles:
         batches = [
@@ -157,20 +158,48 @@ def bench_torch(args: argparse.Namespace, image: np.ndarray) -> dict[str, tuple[
             for b in tile_batches(image, tile, args.infer_batch)
         ]
 
-        def infer(batches=batches):
+        def infer(batches: list[Any] = batches) -> None:
+            model.eval()
             with torch.inference_mode():
                 for b in batches:
                     model(b).argmax(dim=1)
 
-        first, times, cpu = timed(infer, args.infer_repeats)
-        label = f"torch inference {tile} tiles x{args.infer_batch}"
-        results[f"infer{tile}"] = report(label, first, times, cpu, megapixels, "MP/s")
-    return results
+        work[f"infer{tile}"] = Workload(infer, megapixels, "MP/s")
+    return work
+
+
+def measure(frameworks: dict[str, dict[str, Workload]], repeats: dict[str, int]) -> None:
+    """Warm every workload up, then time them in rounds that alternate the frameworks, so both
+    see the same machine (the load of other jobs drifts over minutes)."""
+    for name, work in frameworks.items():
+        for key, w in work.items():
+            w.warm_up()
+            print(f"{name} {key}: first call {w.first:.2f} s", flush=True)
+    keys = list(next(iter(frameworks.values())))
+    for key in keys:
+        for _ in range(repeats[key]):
+            for work in frameworks.values():
+                work[key].time_once()
+        for name, work in frameworks.items():
+            work[key].report(f"{name} {key}")
+
+
+def compare(flax: dict[str, Workload], torch: dict[str, Workload]) -> None:
+    """Print Flax speed / PyTorch speed: of the medians, of the minima, and the median of the
+    per-round ratios (each round timed both back to back)."""
+    for key, f in flax.items():
+        t = torch[key]
+        paired = statistics.median(tt / ft for ft, tt in zip(f.times, t.times))
+        print(
+            f"flax / torch {key:<10} {statistics.median(t.times) / statistics.median(f.times):5.2f}x "
+            f"of the medians, {min(t.times) / min(f.times):5.2f}x of the minima, "
+            f"{paired:5.2f}x median per round (n={len(f.times)})"
+        )
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=4, help="timed train steps after the first")
+    parser.add_argument("--steps", type=int, default=8, help="timed train steps after the first")
     parser.add_argument("--quick", action="store_true", help="batch 2 of 128x128, 2 steps")
     parser.add_argument("--patch", type=int, default=256)
     parser.add_argument("--batch", type=int, default=8)
@@ -179,7 +208,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--tiles", type=int, nargs="+", default=[256, 512])
     parser.add_argument("--infer-batch", type=int, default=4,
                         help="tiles per network call, both frameworks (default 4, as predict.TILE_BATCH)")
-    parser.add_argument("--infer-repeats", type=int, default=3)
+    parser.add_argument("--infer-repeats", type=int, default=5, help="timed inference runs per tile size")
     parser.add_argument("--weight-grad", choices=["auto", "xla", "blocked", "taps"], default="xla",
                         help="how convolution kernel gradients are computed (layers.WEIGHT_GRADIENT)")
     parser.add_argument("--convolutions", choices=["eigen", "ynnpack"], default="eigen",
@@ -204,13 +233,19 @@ def main(argv: list[str] | None = None) -> None:
           f"weight-grad={args.weight_grad}, upsample-conv={args.upsample_conv}, convolutions={args.convolutions}, dtype={args.dtype}; jax {jax.__version__} on {jax.devices()[0]}; "
           f"{os.cpu_count()} CPUs; XLA_FLAGS={os.environ.get('XLA_FLAGS', '')!r}")
     image = np.random.default_rng(1).normal(size=(args.image, args.image, 3)).astype(np.float32)
-    flax_results = None if args.no_flax else bench_flax(args, image)
-    torch_results = None if args.no_torch else bench_torch(args, image)
-    if flax_results and torch_results:
-        for key, (median, best) in flax_results.items():
-            ref_median, ref_best = torch_results[key]
-            print(f"flax / torch {key:<10} {median / ref_median:6.2f}x at the median, "
-                  f"{best / ref_best:6.2f}x at the best step (less hit by other jobs)")
+    frameworks: dict[str, dict[str, Workload]] = {}
+    if not args.no_flax:
+        frameworks["flax"] = flax_workloads(args, image)
+    if not args.no_torch:
+        reference = torch_workloads(args, image)
+        if reference is not None:
+            frameworks["torch"] = reference
+    if not frameworks:
+        parser.error("nothing to measure (--no-flax and no torch)")
+    repeats = {key: args.steps if key == "train" else args.infer_repeats for key in next(iter(frameworks.values()))}
+    measure(frameworks, repeats)
+    if "flax" in frameworks and "torch" in frameworks:
+        compare(frameworks["flax"], frameworks["torch"])
 
 
 if __name__ == "__main__":

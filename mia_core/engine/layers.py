@@ -144,29 +144,14 @@ def _weight_grad(x: jax.Array, dy: jax.Array, w_shape: tuple[int, ...], stride: 
     return None
 
 
-#: Convolutions with fewer output channels than this run forward with the kernel padded with
-#: zero filters up to it (then sliced): XLA:CPU's Eigen kernels take twice as long for the
-#: 3-channel output of a segmentation head as for 8 channels. 0 turns it off.
-MIN_FORWARD_OUT_CHANNELS = 8
-
-
-def _conv_forward(x: jax.Array, w: jax.Array, stride: int, groups: int) -> jax.Array:
-    """:func:`_conv`, with narrow outputs widened by zero filters (:data:`MIN_FORWARD_OUT_CHANNELS`)."""
-    cout = w.shape[3]
-    if groups != 1 or cout >= MIN_FORWARD_OUT_CHANNELS:
-        return _conv(x, w, stride, groups)
-    wide = jnp.pad(w, ((0, 0), (0, 0), (0, 0), (0, MIN_FORWARD_OUT_CHANNELS - cout)))
-    return _conv(x, wide, stride, groups)[..., :cout]
-
-
 @partial(jax.custom_vjp, nondiff_argnums=(2, 3))
 def conv2d(x: jax.Array, w: jax.Array, stride: int = 1, groups: int = 1) -> jax.Array:
     """SAME-padded NHWC x HWIO convolution with a fast weight gradient on XLA:CPU."""
-    return _conv_forward(x, w, stride, groups)
+    return _conv(x, w, stride, groups)
 
 
 def _conv2d_fwd(x, w, stride, groups):
-    return _conv_forward(x, w, stride, groups), (x, w)
+    return _conv(x, w, stride, groups), (x, w)
 
 
 def _conv2d_bwd(stride, groups, residuals, dy):
