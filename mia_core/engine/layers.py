@@ -333,9 +333,9 @@ def _window_taps(x: jax.Array, window: int, stride: int) -> tuple[jax.Array, lis
 
 @partial(jax.custom_vjp, nondiff_argnums=(1, 2))
 def _window_max(x: jax.Array, window: int, stride: int) -> jax.Array:
-    """SAME max-pool as an element-wise max of shifted slices; its gradient (to the first
-    maximum of each window, as ``reduce_window``'s) is one fused pass instead of XLA's
-    select-and-scatter with index tensors (benchmarks/README.md)."""
+    """SAME max-pool as an element-wise max of shifted slices; its gradient goes to the first
+    maximum of each window, as ``reduce_window``'s, without XLA's select-and-scatter
+    (benchmarks/README.md)."""
     _, taps = _window_taps(x, window, stride)
     out = taps[0]
     for tap in taps[1:]:
@@ -344,30 +344,50 @@ def _window_max(x: jax.Array, window: int, stride: int) -> jax.Array:
 
 
 def _window_max_fwd(x, window, stride):
-    out = _window_max(x, window, stride)
-    return out, (x, out)
+    _, taps = _window_taps(x, window, stride)
+    out = taps[0]
+    for tap in taps[1:]:
+        out = jnp.maximum(out, tap)
+    # which window position (row-major) holds the first maximum: computed once here and kept
+    # (one byte per output), because recomputing it from x inside each tap's gradient made
+    # XLA re-read the padded input 81 times for a 3x3 window
+    winner = jnp.full(out.shape, len(taps) - 1, jnp.int8)
+    for index in range(len(taps) - 2, -1, -1):
+        winner = jnp.where(taps[index] == out, jnp.int8(index), winner)
+    return out, (winner, x.shape)
+
+
+def _scatter_taps(parts: list[jax.Array], window: int, stride: int, axis: int) -> jax.Array:
+    """Place per-window-tap values back on the (padded) input grid along one axis: input position
+    ``stride * i + r`` gets the taps ``k = r + stride * m`` of windows ``i - m``. Built from
+    shifted sums and one interleave, so XLA fuses it (interior padding per tap did not fuse)."""
+    extra = (window - 1) // stride
+    phases = []
+    for r in range(stride):
+        acc = None
+        for m in range((window - 1 - r) // stride + 1):
+            widths = [(0, 0)] * parts[0].ndim
+            widths[axis] = (m, extra - m)
+            term = jnp.pad(parts[r + stride * m], widths)
+            acc = term if acc is None else acc + term
+        if acc is None:  # a phase no tap reaches (stride > window)
+            shape = list(parts[0].shape)
+            shape[axis] += extra
+            acc = jnp.zeros(shape, parts[0].dtype)
+        phases.append(acc)
+    stacked = jnp.stack(phases, axis=axis + 1)
+    shape = list(stacked.shape)
+    return stacked.reshape(shape[:axis] + [shape[axis] * stride] + shape[axis + 2 :])
 
 
 def _window_max_bwd(window, stride, residuals, dy):
-    x, out = residuals
-    xp, taps = _window_taps(x, window, stride)
-    ph, pw = same_padding(x.shape[1], window, stride), same_padding(x.shape[2], window, stride)
-    taken = jnp.zeros(out.shape, bool)
-    dxp = jnp.zeros(xp.shape, dy.dtype)
+    winner, shape = residuals
+    ph, pw = same_padding(shape[1], window, stride), same_padding(shape[2], window, stride)
     zero = jnp.zeros((), dy.dtype)
-    for index, tap in enumerate(taps):
-        i, j = divmod(index, window)
-        hit = (tap == out) & ~taken
-        taken = taken | hit
-        spread = lax.pad(
-            jnp.where(hit, dy, zero), zero,
-            ((0, 0, 0),
-             (i, xp.shape[1] - i - (out.shape[1] - 1) * stride - 1, stride - 1),
-             (j, xp.shape[2] - j - (out.shape[2] - 1) * stride - 1, stride - 1),
-             (0, 0, 0)),
-        )
-        dxp = dxp + spread
-    return (dxp[:, ph[0] : ph[0] + x.shape[1], pw[0] : pw[0] + x.shape[2]],)
+    taps = [jnp.where(winner == index, dy, zero) for index in range(window * window)]
+    rows = [_scatter_taps(taps[j::window], window, stride, axis=1) for j in range(window)]
+    dxp = _scatter_taps(rows, window, stride, axis=2)
+    return (dxp[:, ph[0] : ph[0] + shape[1], pw[0] : pw[0] + shape[2]],)
 
 
 _window_max.defvjp(_window_max_fwd, _window_max_bwd)
