@@ -6,6 +6,7 @@ import argparse
 import signal
 import sys
 import threading
+from pathlib import Path
 from typing import Any, TextIO
 
 from mia_core import cli
@@ -92,6 +93,8 @@ def build_config(args: argparse.Namespace) -> Any:
     for option, setting in _OPTIONS.items():
         value = getattr(args, option)
         if value is not None:
+            if option == "val":  # saved with the model: must not depend on the working directory
+                value = str(Path(value).expanduser().resolve())
             config = config.replace(**{setting: value})
     for item in args.set:
         key, sep, text = item.partition("=")

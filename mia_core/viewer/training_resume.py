@@ -26,6 +26,7 @@ class SavedRun:
     config: TrainConfig
     epochs_done: int
     history: list[dict[str, Any]] = field(default_factory=list)  # one record per finished epoch
+    stopped_early: bool = False  # early stopping ended it: resuming would stop again at once
 
 
 def saved_run(folder: Path) -> SavedRun:
@@ -37,15 +38,19 @@ def saved_run(folder: Path) -> SavedRun:
         done = int(progress["epoch"])
     except (TypeError, ValueError):
         raise ModelLoadError(f"the checkpoint in {folder} is damaged: bad epoch {progress['epoch']!r}") from None
-    return SavedRun(config, done, list(history) if isinstance(history, list) else [])
+    schedule = progress.get("schedule")
+    since_best = schedule.get("since_best", 0) if isinstance(schedule, dict) else 0
+    stopped_early = config.early_stopping > 0 and isinstance(since_best, int) and since_best >= config.early_stopping
+    return SavedRun(config, done, list(history) if isinstance(history, list) else [], stopped_early)
 
 
 def resumable(folder: Path | None) -> bool:
-    """True when ``folder`` holds a run with epochs left, or a checkpoint too damaged to tell (Resume says why)."""
+    """True when ``folder`` holds a run with epochs left that early stopping did not end, or a
+    checkpoint too damaged to tell (Resume says why)."""
     if folder is None or not has_checkpoint(folder):
         return False
     try:
         run = saved_run(folder)
     except ModelLoadError:
         return True
-    return run.epochs_done < run.config.epochs
+    return run.epochs_done < run.config.epochs and not run.stopped_early

@@ -270,9 +270,10 @@ class TrainingSettingsForm(QWidget):
 
 
 def _folder(text: str) -> str | None:
-    """A folder typed in a text field (``~`` expanded), None when the field is empty."""
+    """A folder typed in a text field as an absolute path (it is saved with the run and must mean
+    the same folder when the run is resumed from elsewhere), None when the field is empty."""
     text = text.strip()
-    return str(Path(text).expanduser()) if text else None
+    return str(Path(text).expanduser().resolve()) if text else None
 
 
 def _float(name: str, text: str) -> float:

@@ -212,7 +212,12 @@ class TrainingWindow(QDialog):
         try:
             folder, out = self._where()
             saved = saved_run(out)
-        except (ConfigError, ModelLoadError) as exc:
+            saved.config.validate()  # e.g. its validation folder is gone: say so before showing it
+        except ConfigError as exc:
+            self._show_error(refusal("resume", f"the run's saved {exc}; continue it with "
+                                     f"mia train FOLDER --out MODEL --resume and a corrected option"))
+            return False
+        except ModelLoadError as exc:
             self._show_error(refusal("resume", str(exc)))
             self._update_resume()  # the folder may have changed on disk since it was chosen
             return False

@@ -323,18 +323,18 @@ def test_stop_then_resume_continues_the_run_with_its_saved_settings(make_window,
     assert x_range[0] <= h.step_x[0] and x_range[1] >= 2.0  # the plot shows both parts of the run
 
 
-def fake_checkpoint(out: Path, num_classes: int = 2) -> TrainConfig:
+def fake_checkpoint(out: Path, num_classes: int = 2, since_best: int = 0, **changes) -> TrainConfig:
     """A stopped run's files, written without training: config.json, progress.json and the state."""
     from mia_core.engine.checkpoint import ModelInfo
     from mia_core.engine.schedule import ScheduleState
 
     config = TrainConfig(architecture=TINY_ARCH, backbone=TINY_BACKBONE, epochs=3, steps_per_epoch=2, batch_size=2,
-                         patch_size=64, learning_rate=0.003)
+                         patch_size=64, learning_rate=0.003, **changes)
     (out / "checkpoint").mkdir(parents=True)
     info = ModelInfo(TINY_ARCH, TINY_BACKBONE, num_classes, 1, ["background", "class 1"], "per-image", 64,
                      train=config.to_dict())
     (out / "config.json").write_text(info.to_json())
-    progress = {"epoch": 1, "global_step": 2, "schedule": ScheduleState(0.003).to_dict(),
+    progress = {"epoch": 1, "global_step": 2, "schedule": ScheduleState(0.003, since_best=since_best).to_dict(),
                 "history": [{"epoch": 1, "loss": 0.5, "iou": 0.25, "learning_rate": 0.003}],
                 "config": config.to_dict()}
     (out / "checkpoint" / "progress.json").write_text(json.dumps(progress))
@@ -381,6 +381,36 @@ def test_resume_refusals_show_the_engines_message_and_keep_the_folder(make_windo
     if damage in ("classes", "state"):  # the saved settings were shown, and the run got that far
         assert (tw.form.epochs.value(), tw.form.steps.value()) == (config.epochs, config.steps_per_epoch)
         assert tw.plot.history.epoch_loss == [0.5] and tw.plot.history.metric == [0.25]
+
+
+def test_resume_refuses_a_run_whose_validation_folder_is_gone_before_showing_it(make_window, qtbot, tmp_path):
+    images = labelled_folder(tmp_path / "images")
+    out, gone = tmp_path / "model", tmp_path / "moved-away"
+    fake_checkpoint(out, val_folder=str(gone))
+    w = make_window(images, training_registry())
+    tw = open_training(w)
+    epochs_shown = tw.form.epochs.value()
+    type_into(qtbot, tw.out_edit, str(out))
+    kept = folder_bytes(out)
+    qtbot.mouseClick(tw.resume_button, Qt.LeftButton)
+    text = tw.outcome.text()
+    assert text.startswith("Cannot resume: the run's saved setting 'val_folder' must be an existing folder"), text
+    assert "--resume" in text and not tw.running
+    assert tw.form.epochs.value() == epochs_shown  # the form still shows what the user had
+    assert folder_bytes(out) == kept
+
+
+def test_resume_is_not_offered_for_a_run_that_stopped_early(make_window, qtbot, tmp_path):
+    images = labelled_folder(tmp_path / "images")
+    early, patient = tmp_path / "early", tmp_path / "patient"
+    fake_checkpoint(early, early_stopping=2, since_best=2)  # epochs left, but no better metric for 2
+    fake_checkpoint(patient, early_stopping=2, since_best=1)
+    w = make_window(images, training_registry())
+    tw = open_training(w)
+    type_into(qtbot, tw.out_edit, str(early))
+    assert not tw.resume_button.isEnabled()
+    type_into(qtbot, tw.out_edit, str(patient))
+    assert tw.resume_button.isEnabled()
 
 
 def test_a_resumed_plot_shows_the_saved_epochs_and_drops_the_unfinished_one():
