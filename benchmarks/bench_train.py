@@ -14,6 +14,7 @@ Findings are in benchmarks/README.md.
 from __future__ import annotations
 
 import argparse
+import copy
 import os
 import statistics
 import sys
@@ -143,8 +144,10 @@ def torch_workloads(args: argparse.Namespace, image: np.ndarray) -> dict[str, Wo
     x = x.contiguous(memory_format=fmt)
     y = torch.from_numpy(rng.integers(0, args.classes, (batch, size, size)))
 
+    predictor = copy.deepcopy(model).eval()  # as for Flax: no mode switch inside the timed calls
+    model.train()
+
     def train_step() -> None:
-        model.train()
         opt.zero_grad(set_to_none=True)
         loss = torch.nn.functional.cross_entropy(model(x), y)
         loss.backward()
@@ -159,10 +162,9 @@ def torch_workloads(args: argparse.Namespace, image: np.ndarray) -> dict[str, Wo
         ]
 
         def infer(batches: list[Any] = batches) -> None:
-            model.eval()
             with torch.inference_mode():
                 for b in batches:
-                    model(b).argmax(dim=1)
+                    predictor(b).argmax(dim=1)
 
         work[f"infer{tile}"] = Workload(infer, megapixels, "MP/s")
     return work
@@ -176,9 +178,10 @@ def measure(frameworks: dict[str, dict[str, Workload]], repeats: dict[str, int])
             w.warm_up()
             print(f"{name} {key}: first call {w.first:.2f} s", flush=True)
     keys = list(next(iter(frameworks.values())))
+    order = list(frameworks.values())
     for key in keys:
-        for _ in range(repeats[key]):
-            for work in frameworks.values():
+        for round_index in range(repeats[key]):
+            for work in order if round_index % 2 == 0 else order[::-1]:  # neither always goes first
                 work[key].time_once()
         for name, work in frameworks.items():
             work[key].report(f"{name} {key}")
@@ -223,6 +226,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-flax", action="store_true")
     parser.add_argument("--torch-channels-last", action="store_true")
     args = parser.parse_args(argv)
+    if args.steps < 1 or args.infer_repeats < 1:
+        parser.error("--steps and --infer-repeats must be at least 1")
     if args.quick:
         args.patch, args.batch, args.steps, args.image = 128, 2, 2, 512
         args.tiles, args.infer_repeats = [128, 256], 2

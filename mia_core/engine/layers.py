@@ -351,9 +351,10 @@ def _window_max_fwd(x, window, stride):
     # which window position (row-major) holds the first maximum: computed once here and kept
     # (one byte per output), because recomputing it from x inside each tap's gradient made
     # XLA re-read the padded input 81 times for a 3x3 window
-    winner = jnp.full(out.shape, len(taps) - 1, jnp.int8)
+    kind = jnp.int8 if len(taps) <= 127 else jnp.int32
+    winner = jnp.full(out.shape, len(taps) - 1, kind)
     for index in range(len(taps) - 2, -1, -1):
-        winner = jnp.where(taps[index] == out, jnp.int8(index), winner)
+        winner = jnp.where(taps[index] == out, jnp.asarray(index, kind), winner)
     return out, (winner, x.shape)
 
 
@@ -408,16 +409,19 @@ _PHASE_TAPS = np.array([[[1, 0, 0], [0, 1, 1]], [[1, 1, 0], [0, 0, 1]]], np.floa
 def upsample_conv3x3(x: jax.Array, w: jax.Array) -> jax.Array:
     """``conv(upsample2x(x), w)`` (3x3, SAME) computed at the low resolution, as four 2x2
     convolutions, one per output phase, interleaved: 16 instead of 36 multiply-adds per input
-    pixel and channel pair, and no up-sampled copy (benchmarks/README.md)."""
+    pixel and channel pair, and no up-sampled copy (benchmarks/README.md). Its gradient is
+    XLA's own (not :func:`conv2d`'s, so :data:`WEIGHT_GRADIENT` does not apply here)."""
     if w.shape[:2] != (3, 3):
         raise ValueError(f"upsample_conv3x3 needs a 3x3 kernel, got {w.shape[0]}x{w.shape[1]}")
     b, h, wd, _ = x.shape
-    taps = jnp.asarray(_PHASE_TAPS, w.dtype)
+    taps = jnp.asarray(_PHASE_TAPS, jnp.float32)
+    w32 = w.astype(jnp.float32)  # kernel rows/columns summed in float32, then cast back
     rows = []
     for a in range(2):
         phases = []
         for c in range(2):
-            kernel = jnp.einsum("it,js,tsco->ijco", taps[a], taps[c], w, precision=lax.Precision.HIGHEST)
+            kernel = jnp.einsum("it,js,tsco->ijco", taps[a], taps[c], w32, precision=lax.Precision.HIGHEST)
+            kernel = kernel.astype(w.dtype)
             # phase 0 looks one pixel back (pad before), phase 1 one pixel ahead (pad after)
             padding = ((1 - a, a), (1 - c, c))
             phases.append(

@@ -173,7 +173,10 @@ def test_same_padding_matches_output_size():
             assert hi - lo in (0, 1)
 
 
-@pytest.mark.parametrize("shape,window,stride", [((2, 9, 8, 3), 3, 2), ((1, 8, 8, 2), 3, 1), ((2, 7, 9, 2), 2, 3)])
+@pytest.mark.parametrize(
+    "shape,window,stride",
+    [((2, 9, 8, 3), 3, 2), ((1, 8, 8, 2), 3, 1), ((2, 7, 9, 2), 2, 3), ((1, 7, 9, 2), 2, 2), ((1, 13, 12, 1), 12, 1)],
+)
 def test_max_pool_gradient_matches_reduce_window_with_ties(shape, window, stride):
     rng = np.random.default_rng(window + stride)
     # rounded, ReLU-like values: many ties inside windows and zero plateaus

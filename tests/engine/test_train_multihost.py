@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -56,21 +57,28 @@ def test_two_processes_train_one_model_and_agree(tmp_path: Path):
     here = Path(__file__).parent
     env = dict(os.environ, JAX_PLATFORMS="cpu", XLA_FLAGS="")
     port = str(_free_port())
-    procs = [
-        subprocess.Popen([sys.executable, "-c", SCRIPT, str(here), str(tmp_path), port, str(rank)], env=env,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=here.parent.parent)
-        for rank in (0, 1)
-    ]
+    logs = [(tmp_path / f"rank{rank}.out", tmp_path / f"rank{rank}.err") for rank in (0, 1)]
+    procs = []
+    try:
+        for rank, (out, err) in enumerate(logs):  # output to files: a full pipe cannot block a rank
+            with out.open("w") as o, err.open("w") as e:
+                procs.append(subprocess.Popen(
+                    [sys.executable, "-c", SCRIPT, str(here), str(tmp_path), port, str(rank)],
+                    env=env, stdout=o, stderr=e, text=True, cwd=here.parent.parent))
+        deadline = time.monotonic() + 300
+        for proc in procs:
+            proc.wait(timeout=max(1.0, deadline - time.monotonic()))
+    except subprocess.TimeoutExpired:
+        pytest.fail("the two-process run did not finish in 300 s")
+    finally:
+        for proc in procs:  # never leave a rank behind, whatever happened
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
     outputs = []
-    for proc in procs:
-        try:
-            stdout, stderr = proc.communicate(timeout=300)
-        except subprocess.TimeoutExpired:
-            for p in procs:
-                p.kill()
-            pytest.fail("a process of the two-process run did not finish in 300 s")
-        assert proc.returncode == 0, stderr[-3000:]
-        outputs.append(json.loads(stdout.strip().splitlines()[-1]))
+    for proc, (out, err) in zip(procs, logs):
+        assert proc.returncode == 0, err.read_text()[-3000:]
+        outputs.append(json.loads(out.read_text().strip().splitlines()[-1]))
     first, second = outputs
     assert (first["rank"], second["rank"]) == (0, 1)
     assert first["processes"] == second["processes"] == 2
