@@ -26,6 +26,7 @@ from mia_core.engine.checkpoint_files import (  # noqa: F401 - the file layout, 
     WEIGHTS_FILE,
     ModelLoadError,
     read_checkpoint_progress,
+    read_json,
     resume_config,
 )
 from mia_core.engine.config import ConfigError, TrainConfig
@@ -159,11 +160,7 @@ def read_model_info(folder: str | Path) -> ModelInfo:
     path = root / CONFIG_FILE
     if not path.is_file():
         raise ModelLoadError(f"model folder {root} has no {CONFIG_FILE}: it is not a trained mia model")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ModelLoadError(f"{path} is damaged: {exc}") from exc
-    return ModelInfo.from_dict(data, path)
+    return ModelInfo.from_dict(read_json(path), path)
 
 
 ModelBuilder = Callable[[ModelInfo], nnx.Module]

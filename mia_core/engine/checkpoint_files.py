@@ -29,23 +29,29 @@ def has_checkpoint(folder: str | Path) -> bool:
     return (Path(folder) / CHECKPOINT_DIR / PROGRESS_FILE).is_file()
 
 
+def read_json(path: Path) -> Any:
+    """A model folder's JSON file; ModelLoadError naming the file when it cannot be read or parsed."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ModelLoadError(f"{path} is damaged: {exc}") from exc
+
+
 def read_checkpoint_progress(folder: str | Path) -> dict[str, Any]:
     """The loop progress saved with the last checkpoint of a model folder."""
     path = Path(folder) / CHECKPOINT_DIR / PROGRESS_FILE
     if not path.is_file():
         raise ModelLoadError(f"no training checkpoint in {Path(folder)} to resume from")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ModelLoadError(f"{path} is damaged: {exc}") from exc
+    data = read_json(path)
     if not isinstance(data, dict) or "epoch" not in data or "config" not in data:
         raise ModelLoadError(f"{path} is not a mia training checkpoint")
     return data
 
 
-def resume_config(folder: str | Path) -> TrainConfig:
-    """The settings of the run whose checkpoint is in ``folder``."""
-    progress = read_checkpoint_progress(folder)
+def resume_config(folder: str | Path, progress: dict[str, Any] | None = None) -> TrainConfig:
+    """The settings of the run whose checkpoint is in ``folder`` (from ``progress`` when the
+    caller has read it already)."""
+    progress = read_checkpoint_progress(folder) if progress is None else progress
     try:
         return TrainConfig.from_dict(progress["config"])
     except (ConfigError, TypeError) as exc:

@@ -32,7 +32,7 @@ class SavedRun:
 def saved_run(folder: Path) -> SavedRun:
     """The run checkpointed in ``folder``; ModelLoadError (the engine's message) when there is none."""
     progress = read_checkpoint_progress(folder)
-    config = resume_config(folder)
+    config = resume_config(folder, progress)
     history = progress.get("history")
     try:
         done = int(progress["epoch"])
