@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from mia_core.atomic import atomic_open, keep_aside
-from mia_core.labels import Contour, LabelSet
+from mia_core.labels import MAX_CLASS_ID, MAX_COORDINATE, Contour, LabelSet
 
 LABEL_FOLDER = "Segmentation_labels"
 NATIVE_VERSION = 1
@@ -62,6 +62,7 @@ def read_label_file(path: str | os.PathLike[str]) -> tuple[LabelSet, bool]:
             head = fh.read(4)
         if head != b"PK\x03\x04":
             raise ValueError("not an .npz archive" if head else "the file is empty")
+        _check_array_sizes(path)
         with np.load(path, allow_pickle=False) as data:
             arrays = {k: data[k] for k in data.files}
         return _decode(arrays), "mia_format" not in arrays
@@ -130,20 +131,23 @@ def _decode(arrays: dict[str, np.ndarray]) -> LabelSet:
 
 def decode_native(a: dict[str, np.ndarray]) -> LabelSet:
     """Rebuild a LabelSet from the native layout, checking every offset."""
-    version = int(a["mia_format"])
+    version = _layout_version(a["mia_format"])
     if version > NATIVE_VERSION:
         raise LabelVersionError(
             f"label layout version {version} is newer than this mia reads ({NATIVE_VERSION}); update mia"
         )
-    classes, objects = a["class_ids"], a["object_ids"]
-    oo, op = a["outer_offsets"], a["outer_points"].reshape(-1, 2)
-    hc, ho, hp = a["hole_counts"], a["hole_offsets"], a["hole_points"].reshape(-1, 2)
+    classes = _whole(a["class_ids"], "class ids", 0, MAX_CLASS_ID)
+    objects = _whole(a["object_ids"], "object ids", 0, _INT32_MAX)
+    oo, op = _whole(a["outer_offsets"], "outer offsets"), _points(a["outer_points"], "outer points")
+    hc, ho = _whole(a["hole_counts"], "hole counts"), _whole(a["hole_offsets"], "hole offsets")
+    hp = _points(a["hole_points"], "hole points")
     n = len(classes)
     _check(len(objects) == n and len(hc) == n and len(oo) == n + 1, "contour arrays disagree in length")
     _check(oo[0] == 0 and oo[-1] == len(op) and np.all(np.diff(oo) > 0), "bad outer offsets")
     _check(len(ho) == int(hc.sum()) + 1 and ho[0] == 0 and ho[-1] == len(hp), "bad hole offsets")
     _check(np.all(np.diff(ho) > 0) and np.all(hc >= 0), "bad hole offsets")
-    shape = tuple(int(v) for v in a["shape"])
+    shape = tuple(int(v) for v in _whole(a["shape"], "image shape", 0, MAX_COORDINATE))
+    _check(len(shape) == 2, f"the image shape has {len(shape)} values instead of 2")
     contours = []
     h = 0
     for i in range(n):
@@ -156,6 +160,74 @@ def decode_native(a: dict[str, np.ndarray]) -> LabelSet:
 def _check(ok: Any, reason: str) -> None:
     if not ok:
         raise ValueError(reason)
+
+
+_INT32_MAX = int(np.iinfo(np.int32).max)
+
+
+def _layout_version(value: np.ndarray) -> int:
+    """The native layout version: one whole number >= 1 (a larger one is a newer mia's file)."""
+    arr = np.asarray(value)
+    _check(arr.size == 1 and np.issubdtype(arr.dtype, np.integer),
+           f"mia_format must be one whole number, got {arr.dtype} of shape {arr.shape}")
+    version = int(arr.ravel()[0])
+    _check(version >= 1, f"mia_format {version} is not a layout version (they start at 1)")
+    return version
+
+
+def _whole(value: np.ndarray, what: str, lo: int | None = None, hi: int | None = None) -> np.ndarray:
+    """An array of whole numbers as int64, within [lo, hi] where given (floats only when whole)."""
+    arr = np.asarray(value)
+    if arr.dtype == np.bool_ or not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
+        raise ValueError(f"the {what} are {arr.dtype} values, not whole numbers")
+    if np.issubdtype(arr.dtype, np.floating):
+        if not np.all(np.isfinite(arr)):
+            raise ValueError(f"the {what} hold NaN or infinite values")
+        if not np.array_equal(arr, np.round(arr)):
+            raise ValueError(f"the {what} hold fractional values")
+        if arr.size and (arr.min() < -(2.0**62) or arr.max() > 2.0**62):
+            raise ValueError(f"the {what} hold values far beyond what mia handles")
+    elif arr.dtype == np.uint64 and arr.size and int(arr.max()) > 2**62:
+        raise ValueError(f"the {what} hold values far beyond what mia handles")
+    out = arr.astype(np.int64)
+    if out.size and lo is not None and int(out.min()) < lo:
+        raise ValueError(f"the {what} hold {int(out.min())}, below the smallest allowed ({lo})")
+    if out.size and hi is not None and int(out.max()) > hi:
+        raise ValueError(f"the {what} hold {int(out.max())}, above the largest allowed ({hi})")
+    return out
+
+
+def _points(value: np.ndarray, what: str) -> np.ndarray:
+    """Contour points as (N, 2) int32, refused when a coordinate is outside what mia handles."""
+    arr = np.asarray(value)
+    _check(arr.ndim >= 1 and arr.shape[-1] == 2, f"the {what} are not x, y pairs (shape {arr.shape})")
+    pts = _whole(arr, what, -MAX_COORDINATE, MAX_COORDINATE)
+    return pts.reshape(-1, 2).astype(np.int32)
+
+
+def _check_array_sizes(path: Path) -> None:
+    """Refuse arrays whose header declares more data than the archive member holds (before any read)."""
+    from numpy.lib import format as npy
+
+    with zipfile.ZipFile(path) as archive:
+        for info in archive.infolist():
+            if not info.filename.endswith(".npy"):
+                continue
+            with archive.open(info) as fh:
+                version = npy.read_magic(fh)
+                if version == (1, 0):
+                    shape, _, dtype = npy.read_array_header_1_0(fh)
+                elif version == (2, 0):
+                    shape, _, dtype = npy.read_array_header_2_0(fh)
+                else:
+                    shape, _, dtype = npy._read_array_header(fh, version)  # noqa: SLF001 - 3.0 headers
+                header = fh.tell()
+            declared = int(np.prod([int(n) for n in shape], dtype=object)) * int(dtype.itemsize)
+            if declared > info.file_size - header:
+                name = info.filename[: -len(".npy")]
+                raise ValueError(
+                    f"array {name!r} declares shape {tuple(shape)} ({declared} bytes), more than the file holds"
+                )
 
 
 # --- MIA's layout ------------------------------------------------------------------------------
@@ -175,7 +247,9 @@ def encode_mia(labels: LabelSet) -> dict[str, np.ndarray]:
 
 def decode_mia(a: dict[str, np.ndarray]) -> LabelSet:
     """Read MIA's layout (with holes, or the legacy one without)."""
-    magic = int(np.asarray(a["arr_0"]).ravel()[0])
+    marker = np.asarray(a["arr_0"]).ravel()
+    _check(marker.size >= 1, "MIA label file without a layout marker")
+    magic = int(_whole(marker[:1], "layout marker")[0])
     if magic == MIA_MAGIC:
         step = 3
     elif magic == MIA_MAGIC_LEGACY:
@@ -188,12 +262,14 @@ def decode_mia(a: dict[str, np.ndarray]) -> LabelSet:
     for k in range(1, count + 1, step):
         head = np.asarray(a[f"arr_{k}"]).ravel()
         _check(head.size >= 1, "MIA contour record without a class")
-        cls = int(head[0])
-        obj = int(head[1]) if head.size > 1 and head[1] > 0 else 0
-        outer = np.asarray(a[f"arr_{k + 1}"]).reshape(-1, 2)
+        cls = int(_whole(head[:1], "class ids", 0, MAX_CLASS_ID)[0])
+        obj = int(_whole(head[1:2], "object ids", None, _INT32_MAX)[0]) if head.size > 1 else 0
+        obj = max(obj, 0)
+        outer = _points(a[f"arr_{k + 1}"], "outer points")
         holes: tuple[np.ndarray, ...] = ()
         if step == 3:
-            holes = _split_holes(np.asarray(a[f"arr_{k + 2}"]).reshape(-1, 2))
+            packed = np.asarray(a[f"arr_{k + 2}"])
+            holes = _split_holes(_points(packed, "hole points") if packed.size else np.zeros((0, 2), np.int32))
         _check(len(outer) > 0, "MIA contour with no points")
         contours.append(Contour(cls, outer, holes, obj))
     return LabelSet(contours)

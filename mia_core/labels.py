@@ -19,6 +19,11 @@ from mia_core.raster import EMPTY
 
 Points = Sequence[Sequence[float]] | np.ndarray
 
+#: Largest class id: class maps are int16 (-1 = unlabelled), so every class must fit there.
+MAX_CLASS_ID = int(np.iinfo(np.int16).max)
+#: Largest |x| or |y| a contour point may have: far beyond any image, far from int32 overflow.
+MAX_COORDINATE = 2**24
+
 
 @dataclass(frozen=True, eq=False)
 class Contour:
@@ -31,13 +36,11 @@ class Contour:
     _cache: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        outer = np.ascontiguousarray(self.outer, dtype=np.int32).reshape(-1, 2)
+        outer = _int32_points(self.outer)
         if len(outer) == 0:
             raise ValueError("a contour needs at least one point")
         object.__setattr__(self, "outer", outer)
-        object.__setattr__(
-            self, "holes", tuple(np.ascontiguousarray(h, dtype=np.int32).reshape(-1, 2) for h in self.holes)
-        )
+        object.__setattr__(self, "holes", tuple(_int32_points(h) for h in self.holes))
         object.__setattr__(self, "class_id", int(self.class_id))
         object.__setattr__(self, "object_id", int(self.object_id))
 
@@ -87,6 +90,18 @@ class Contour:
             and len(self.holes) == len(other.holes)
             and all(np.array_equal(a, b) for a, b in zip(self.holes, other.holes))
         )
+
+
+def _int32_points(points: Points) -> np.ndarray:
+    """(N, 2) int32 points; other dtypes are checked first so nothing wraps or truncates silently."""
+    arr = np.asarray(points)
+    if arr.dtype != np.int32:
+        if arr.size and not np.issubdtype(arr.dtype, np.integer):
+            if not np.all(np.isfinite(arr)) or not np.array_equal(arr, np.round(arr)):
+                raise ValueError("contour points must be whole, finite numbers")
+        if arr.size and (arr.min() < -MAX_COORDINATE or arr.max() > MAX_COORDINATE):
+            raise ValueError(f"contour points must lie within +/-{MAX_COORDINATE} pixels")
+    return np.ascontiguousarray(arr, dtype=np.int32).reshape(-1, 2)
 
 
 Box = tuple[int, int, int, int]
@@ -257,6 +272,7 @@ class LabelSet:
                 max(box[2], int(sub[:, 2].max())),
                 max(box[3], int(sub[:, 3].max())),
             )
+            box = self._clip(box)  # a contour reaching outside the image never widens the raster
         x0, y0, x1, y1 = box
         # One pixel of margin so that regions touching the box edge trace correctly.
         x0, y0, x1, y1 = x0 - 1, y0 - 1, x1 + 1, y1 + 1

@@ -73,22 +73,32 @@ def draw_contour(
     cx1, cy1 = min(x1, raster.shape[1]), min(y1, raster.shape[0])
     if cx0 >= cx1 or cy0 >= cy1:
         return
-    local = _own_pixels(contour, (y1 - y0, x1 - x0), (offset[0] - x0, offset[1] - y0))
-    raster[cy0:cy1, cx0:cx1][local[cy0 - y0 : cy1 - y0, cx0 - x0 : cx1 - x0]] = value
+    # The scratch raster covers only the part of the contour inside ``raster``: a contour reaching
+    # far outside the image costs no more memory than the image.
+    local = _own_pixels(contour, (cy1 - cy0, cx1 - cx0), (offset[0] - cx0, offset[1] - cy0))
+    raster[cy0:cy1, cx0:cx1][local] = value
 
 
 def _own_pixels(contour: "Contour", shape: tuple[int, int], offset: tuple[int, int]) -> np.ndarray:
     """Boolean mask of a contour's pixels on a blank raster (islands in holes are other contours)."""
     local = np.zeros(shape, dtype=np.uint8)
-    shift = np.array(offset, dtype=np.int32)
-    cv2.drawContours(local, [(contour.outer + shift).reshape(-1, 1, 2)], 0, 1, thickness=cv2.FILLED)
+    shift = np.array(offset, dtype=np.int64)
+    outer = _shifted(contour.outer, shift)
+    cv2.drawContours(local, [outer], 0, 1, thickness=cv2.FILLED)
     if contour.holes:
-        holes = [(h + shift).reshape(-1, 1, 2) for h in contour.holes]
+        holes = [_shifted(h, shift) for h in contour.holes]
         # The hole polygon runs through the region's own boundary pixels: clear its inside, then
         # put those boundary pixels back.
         cv2.drawContours(local, holes, -1, 0, thickness=cv2.FILLED)
         cv2.drawContours(local, holes, -1, 1, thickness=1)
     return local.astype(bool)
+
+
+def _shifted(points: np.ndarray, shift: np.ndarray) -> np.ndarray:
+    """Points moved into a scratch raster's frame, as OpenCV's int32, without wrapping."""
+    moved = points.astype(np.int64) + shift
+    limit = np.iinfo(np.int32).max // 2  # OpenCV's fixed-point drawing needs head room
+    return np.clip(moved, -limit, limit).astype(np.int32).reshape(-1, 1, 2)
 
 
 def contour_mask(contour: "Contour", shape: tuple[int, int], offset: tuple[int, int] = (0, 0)) -> np.ndarray:
