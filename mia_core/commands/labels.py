@@ -13,18 +13,22 @@ import numpy as np
 from mia_core.atomic import atomic_path
 from mia_core.images import ImageReadError, image_shape, list_images, read_image
 from mia_core.label_store import LabelFileError, LabelStoreError, label_path, load_labels, save_labels
-from mia_core.labels import LabelSet
+from mia_core.labels import MAX_CLASS_ID, LabelSet
 from mia_core.raster import draw_contour, labels_from_class_map, labels_from_instance_map
 
 #: Largest value a uint16 mask can hold.
 _MASK_MAX = int(np.iinfo(np.uint16).max)
+#: Largest object number a label file holds.
+_OBJECT_MAX = int(np.iinfo(np.int32).max)
 
 _MASK_VALUES_HELP = """\
 mask values:
   class masks      a pixel's value is its class id (class 0 is the drawn background class); the
                    --unlabelled value (default 0) marks pixels that carry no label. Export writes
                    the same scheme, so import-masks and export-masks with the same --unlabelled give
-                   back the same masks. An image with both unlabelled pixels and contours of the
+                   back the same masks. Class ids go up to 32767: a larger value is refused unless
+                   --class-map maps it (e.g. --class-map 255=1,128=2). A binary mask (only 0 and
+                   the largest value of its type, e.g. 0/255 or 0/65535) is imported as class 1. An image with both unlabelled pixels and contours of the
                    class equal to --unlabelled cannot be written faithfully and is refused: choose
                    e.g. --unlabelled 65535.
   --instances      each non-zero value is one object (0 = none); the value becomes the contour's
@@ -66,9 +70,12 @@ def register(subparsers: Any) -> None:
     imp.add_argument("--mask-suffix", default="", metavar="TEXT",
                      help="mask stems are image stem + TEXT (e.g. _mask for cell1_mask.png)")
     imp.add_argument("--instances", action="store_true", help="masks hold object numbers, not classes")
-    imp.add_argument("--class-id", type=_non_negative, default=None, metavar="N",
+    imp.add_argument("--class-id", type=_class_id, default=None, metavar="N",
                      help="class of every imported region (instances: default 1; class masks: every "
                      "labelled value becomes class N, e.g. for 0/255 binary masks)")
+    imp.add_argument("--class-map", type=_class_map, default=None, metavar="VALUE=CLASS,...",
+                     help="class of each mask value, e.g. 255=1,128=2 (class masks; values not listed "
+                     "other than --unlabelled are refused)")
     imp.add_argument("--unlabelled", type=_mask_value, default=0, metavar="V",
                      help="class-mask value meaning 'not labelled' (default 0)")
     imp.add_argument("--force", action="store_true", help="replace existing label files")
@@ -106,6 +113,34 @@ def _non_negative(text: str) -> int:
     return value
 
 
+def _class_id(text: str) -> int:
+    """argparse type: a class id a class map can hold."""
+    value = _non_negative(text)
+    if value > MAX_CLASS_ID:
+        raise argparse.ArgumentTypeError(f"must be at most {MAX_CLASS_ID}, got {value}")
+    return value
+
+
+def _class_map(text: str) -> dict[int, int]:
+    """argparse type: ``VALUE=CLASS,...`` pairs, mask value to class id."""
+    mapping: dict[int, int] = {}
+    for pair in (p.strip() for p in text.split(",")):
+        value, sep, cls = pair.partition("=")
+        try:
+            if not sep:
+                raise ValueError
+            v, c = _mask_value(value.strip()), _class_id(cls.strip())
+        except (ValueError, argparse.ArgumentTypeError) as exc:
+            why = f": {exc}" if isinstance(exc, argparse.ArgumentTypeError) else ""
+            raise argparse.ArgumentTypeError(
+                f"{pair!r} is not VALUE=CLASS (mask value 0..{_MASK_MAX}, class 0..{MAX_CLASS_ID}){why}"
+            ) from None
+        if v in mapping and mapping[v] != c:
+            raise argparse.ArgumentTypeError(f"value {v} is mapped twice ({mapping[v]} and {c})")
+        mapping[v] = c
+    return mapping
+
+
 def _mask_value(text: str) -> int:
     """argparse type: a value a uint16 mask can hold."""
     value = int(text)
@@ -133,6 +168,15 @@ def run_import(args: argparse.Namespace, out: TextIO | None = None, err: TextIO 
     if args.instances and args.unlabelled != 0:
         print("mia labels import-masks: --unlabelled applies to class masks; instance masks use 0 "
               "for 'no object'", file=err)
+        return 2
+    class_map = getattr(args, "class_map", None)
+    if class_map is not None and (args.instances or args.class_id is not None):
+        print("mia labels import-masks: --class-map applies to class masks; drop --instances or "
+              "--class-id", file=err)
+        return 2
+    if class_map is not None and args.unlabelled in class_map:
+        print(f"mia labels import-masks: --class-map maps {args.unlabelled}, the --unlabelled value; "
+              f"choose another --unlabelled (e.g. --unlabelled {_MASK_MAX})", file=err)
         return 2
     try:
         images = list_images(folder)
@@ -191,7 +235,8 @@ def _import_one(image: Path, mask_path: Path, args: argparse.Namespace, tally: _
         tally.skipped.append(image.name)
         print(f"{image.name}: skipped, {_names(existing)} exists (--force replaces it)", file=out)
         return
-    label_sets = [_labels_from_mask(page, args) for page in mask]
+    classes = _class_lookup(mask, mask_path, args)
+    label_sets = [_labels_from_mask(page, args, classes) for page in mask]
     for target, labels in zip(targets, label_sets):
         save_labels(target, labels, mia_format=args.mia_format)
     count = sum(len(ls) for ls in label_sets)
@@ -202,13 +247,52 @@ def _import_one(image: Path, mask_path: Path, args: argparse.Namespace, tally: _
     print(f"{image.name}: {mask_path.name} -> {where}: {count} contours{removed}", file=out)
 
 
-def _labels_from_mask(page: np.ndarray, args: argparse.Namespace) -> LabelSet:
+def _class_lookup(mask: np.ndarray, mask_path: Path, args: argparse.Namespace) -> dict[int, int] | None:
+    """Class of each labelled value of a class mask, or None when values are classes as they are.
+
+    Checked for the whole mask before anything is written, so no class a class map cannot hold
+    reaches a label file.
+    """
+    if args.instances:
+        if mask.size and int(mask.max()) > _OBJECT_MAX:
+            raise MaskError(f"mask {mask_path} holds object number {int(mask.max())}, above the largest "
+                            f"mia handles ({_OBJECT_MAX})")
+        return None
+    if args.class_id is not None:
+        return None
+    values = [int(v) for v in np.unique(mask) if int(v) != args.unlabelled]
+    class_map = getattr(args, "class_map", None)
+    if class_map is not None:
+        unmapped = [v for v in values if v not in class_map]
+        if unmapped:
+            shown = ", ".join(str(v) for v in unmapped[:5]) + (" ..." if len(unmapped) > 5 else "")
+            raise MaskError(f"mask {mask_path} holds value(s) {shown} that --class-map does not map; "
+                            f"add them, e.g. --class-map {unmapped[0]}=CLASS")
+        return {v: class_map[v] for v in values}
+    top = int(np.iinfo(mask.dtype).max) if np.issubdtype(mask.dtype, np.unsignedinteger) else None
+    if top is not None and top > 1 and values == [top] and args.unlabelled == 0:
+        return {top: 1}  # a binary 0/max mask: the foreground is class 1
+    if values and values[-1] > MAX_CLASS_ID:
+        raise MaskError(
+            f"mask {mask_path} holds value {values[-1]}, above the largest class id mia handles "
+            f"({MAX_CLASS_ID}); map mask values to classes with --class-map, e.g. "
+            f"--class-map {values[-1]}=1"
+        )
+    return None
+
+
+def _labels_from_mask(page: np.ndarray, args: argparse.Namespace, classes: dict[int, int] | None = None) -> LabelSet:
     """One mask page as a label set, following the class/instance options."""
     if args.instances:
         return labels_from_instance_map(page, class_of=1 if args.class_id is None else args.class_id)
     if args.class_id is not None:
         binary = np.where(page == args.unlabelled, -1, args.class_id)
         return labels_from_class_map(binary, ignore=(-1,))
+    if classes is not None:
+        mapped = np.full(page.shape, -1, dtype=np.int32)
+        for value, cls in classes.items():
+            mapped[page == value] = cls
+        return labels_from_class_map(mapped, ignore=(-1,))
     return labels_from_class_map(page, ignore=(args.unlabelled,))
 
 
