@@ -7,6 +7,7 @@ Labelled pixels train, unlabelled ones get weight 0 — unless an image (or fram
 from __future__ import annotations
 
 import glob
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -94,7 +95,10 @@ def load_labelled_images(folder: str | Path, normalisation: str = "per-image") -
             if not labelled:
                 continue
             pixels = read_image(path)
-        except (ImageReadError, LabelFileError) as exc:
+        except LabelFileError as exc:  # one bad label file does not stop training on the others
+            logging.getLogger("mia").warning("%s: skipped, %s", path.name, exc)
+            continue
+        except ImageReadError as exc:
             raise TrainingDataError(str(exc)) from exc
         for frame, labels in labelled:
             for index in range(frames) if frame is None and frames > 1 else [frame or 0]:
