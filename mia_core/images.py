@@ -50,16 +50,20 @@ class ImageReadError(ValueError):
         super().__init__(f"cannot read image {self.path}: {reason}")
 
 
-def read_image(path: str | os.PathLike[str]) -> np.ndarray:
-    """Read an image or stack as ``(frames, H, W)`` or ``(frames, H, W, 3)`` in the file's dtype."""
+def read_image(path: str | os.PathLike[str], notes: list[str] | None = None) -> np.ndarray:
+    """Read an image or stack as ``(frames, H, W)`` or ``(frames, H, W, 3)`` in the file's dtype.
+
+    What was left out of the file (reduced-resolution TIFF pages) is appended to ``notes`` and
+    logged once as a warning on the ``mia`` logger, which the command line shows.
+    """
     p = Path(path)
     suffix = _check_file(p)
     if suffix in _TIFF_SUFFIXES:
-        return _read_tiff(p)
+        return _read_tiff(p, _noted(p, notes))
     return _read_cv2(p)
 
 
-def image_shape(path: str | os.PathLike[str]) -> tuple[int, ...]:
+def image_shape(path: str | os.PathLike[str], notes: list[str] | None = None) -> tuple[int, ...]:
     """The shape :func:`read_image` would return, from the header alone so folders list fast.
 
     Only the header is checked: a file truncated inside its pixel data passes here and fails in
@@ -73,12 +77,14 @@ def image_shape(path: str | os.PathLike[str]) -> tuple[int, ...]:
                 import tifffile
 
                 with tifffile.TiffFile(p) as tif:
-                    series = _stack_series(tif)
+                    series = _stack_series(tif, _noted(p, notes))
                     axes = ("Q" if len(series) > 1 else "") + series[0].axes
                     full = ((len(series),) if len(series) > 1 else ()) + tuple(series[0].shape)
                     shape, _ = _tiff_layout(full, axes)
         except ImageReadError:
             raise
+        except TiffPagesError as exc:
+            raise ImageReadError(p, str(exc)) from exc
         except Exception as exc:  # tifffile raises many types for a bad file
             raise ImageReadError(p, f"not a readable TIFF ({exc})") from exc
         _check_shape(p, shape)
@@ -243,20 +249,22 @@ def _tiff_errors_raise(p: Path) -> Iterator[None]:
         raise ImageReadError(p, f"corrupt or truncated TIFF ({trap.messages[0]})")
 
 
-def _read_tiff(p: Path) -> np.ndarray:
+def _read_tiff(p: Path, notes: list[str]) -> np.ndarray:
     """Read a TIFF's image series and bring it to (frames, H, W[, 3])."""
     import tifffile
 
     try:
         with _tiff_errors_raise(p):
             with tifffile.TiffFile(p) as tif:
-                series = _stack_series(tif)
+                series = _stack_series(tif, notes)
                 if len(series) == 1:
                     axes, data = series[0].axes, series[0].asarray()
                 else:
                     axes, data = "Q" + series[0].axes, np.stack([s.asarray() for s in series])
     except ImageReadError:
         raise
+    except TiffPagesError as exc:
+        raise ImageReadError(p, str(exc)) from exc
     except Exception as exc:  # tifffile and its codecs raise many types for a bad file
         raise ImageReadError(p, f"not a readable TIFF, or the file is truncated ({exc})") from exc
     shape, samples_axis = _tiff_layout(tuple(data.shape), axes)
@@ -268,18 +276,76 @@ def _read_tiff(p: Path) -> np.ndarray:
     return np.ascontiguousarray(data.reshape(shape))
 
 
-def _stack_series(tif: "tifffile.TiffFile") -> list["tifffile.TiffPageSeries"]:
+class TiffPagesError(ValueError):
+    """Full-resolution pages of one TIFF that cannot be frames of one stack (sizes differ)."""
+
+
+def _stack_series(tif: "tifffile.TiffFile", notes: list[str] | None = None) -> list["tifffile.TiffPageSeries"]:
     """The first series plus every later one of the same shape, dtype and axes.
 
     A stack written one page at a time (e.g. ``TiffWriter.write`` per frame) is stored as one
-    series per page; those are frames of one stack. Thumbnails and other differently shaped
-    series are left out.
+    series per page; those are frames of one stack. Reduced-resolution pages (pyramid levels,
+    thumbnails) are left out and said so in ``notes``; a full-resolution page of another size or
+    type is refused, naming the page, since dropping it would lose data without a word.
     """
     if not tif.series:
         raise ValueError("the file holds no image series")
     first = tif.series[0]
     key = (tuple(first.shape), first.dtype, first.axes)
-    return [first] + [s for s in tif.series[1:] if (tuple(s.shape), s.dtype, s.axes) == key]
+    reduced = sum(len(level.pages) for level in first.levels[1:])
+    kept = [first]
+    for s in tif.series[1:]:
+        if (tuple(s.shape), s.dtype, s.axes) == key:
+            kept.append(s)
+        elif s.pages and all(getattr(page, "is_reduced", False) for page in s.pages if page is not None):
+            reduced += len(s.pages)
+        else:
+            raise TiffPagesError(
+                f"page {_page_number(s)} is {_describe(s)} but page {_page_number(first)} is "
+                f"{_describe(first)}; mia reads a TIFF whose full-resolution pages share one size "
+                "and type (save the pages as separate files)"
+            )
+    if reduced and notes is not None:
+        notes.append(f"{reduced} reduced-resolution page(s) (pyramid levels or thumbnails) skipped; "
+                     "the full-resolution image is shown")
+    return kept
+
+
+def _page_number(series: "tifffile.TiffPageSeries") -> int | str:
+    """Index of a series' first page in the file (0-based, as tifffile and ImageJ count)."""
+    page = series.pages[0] if series.pages else None
+    return getattr(page, "index", "?")
+
+
+def _describe(series: "tifffile.TiffPageSeries") -> str:
+    """``W x H pixels, dtype`` of a series' frames."""
+    shape = dict(zip(series.axes, series.shape))
+    return f"{shape.get('X', '?')}x{shape.get('Y', '?')} pixels, {series.dtype}"
+
+
+_NOTED: set[tuple[str, str]] = set()
+
+
+def _noted(p: Path, notes: list[str] | None) -> "_NoteList":
+    """A notes list that also logs each note once per file and process (shown by the CLI)."""
+    return _NoteList(p, notes)
+
+
+class _NoteList(list):
+    """Appends go to the caller's list and, once per file and note, to the ``mia`` logger."""
+
+    def __init__(self, path: Path, target: list[str] | None) -> None:
+        super().__init__()
+        self.path, self.target = path, target
+
+    def append(self, note: str) -> None:  # type: ignore[override]
+        super().append(note)
+        if self.target is not None:
+            self.target.append(note)
+        key = (str(self.path), note)
+        if key not in _NOTED:
+            _NOTED.add(key)
+            logging.getLogger("mia").warning("%s: %s", self.path.name, note)
 
 
 def _tiff_layout(shape: tuple[int, ...], axes: str) -> tuple[tuple[int, ...], int | None]:
