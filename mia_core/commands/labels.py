@@ -12,6 +12,7 @@ import numpy as np
 
 from mia_core.atomic import atomic_path
 from mia_core.images import ImageReadError, image_shape, list_images, read_image
+from mia_core.label_clashes import header_frames, label_clashes
 from mia_core.label_store import LabelFileError, LabelStoreError, label_path, load_labels, save_labels
 from mia_core.labels import MAX_CLASS_ID, LabelSet
 from mia_core.raster import draw_contour, labels_from_class_map, labels_from_instance_map
@@ -192,7 +193,11 @@ def run_import(args: argparse.Namespace, out: TextIO | None = None, err: TextIO 
     for mask in masks:
         by_stem.setdefault(mask.stem, []).append(mask)
     tally = _Tally()
+    clashes = label_clashes(images, header_frames)
     for image in images:
+        if image in clashes:
+            _fail(tally, err, image, clashes[image])
+            continue
         candidates = by_stem.get(image.stem + args.mask_suffix, [])
         if not candidates:
             tally.missing.append(image.name)
@@ -352,7 +357,11 @@ def run_export(args: argparse.Namespace, out: TextIO | None = None, err: TextIO 
         return 2
     tally = _Tally()
     written: dict[str, str] = {}
+    clashes = label_clashes(images, header_frames)
     for image in images:
+        if image in clashes:
+            _fail(tally, err, image, clashes[image])
+            continue
         target = out_dir / f"{image.stem}.tif"
         if image.stem in written:
             _fail(tally, err, image, f"{target} is already written for {written[image.stem]} (same stem)")

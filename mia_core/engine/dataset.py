@@ -85,8 +85,15 @@ def load_labelled_images(folder: str | Path, normalisation: str = "per-image") -
         paths = list_images(root)
     except ImageReadError as exc:
         raise TrainingDataError(str(exc)) from exc
+    from mia_core.label_clashes import header_frames, label_clashes
+
     out: list[LabelledImage] = []
+    clashes = label_clashes(paths, header_frames)
     for path in paths:
+        if path in clashes:  # whose labels a shared file holds cannot be told: train on neither
+            if _has_label_files(path):
+                logging.getLogger("mia").warning("%s: skipped, %s", path.name, clashes[path])
+            continue
         if not _has_label_files(path):
             continue  # unlabelled images are never read, so an unreadable one does not matter
         try:

@@ -9,6 +9,8 @@ inference down).
 
 from __future__ import annotations
 
+import logging
+
 import math
 import threading
 from dataclasses import dataclass
@@ -197,7 +199,13 @@ def predict_folder(
     model, info = load_model(model_dir, registry, builder)
     place_on_device(model)
     plan: list[tuple[Path, int]] = []
+    from mia_core.label_clashes import header_frames, label_clashes
+
+    clashes = label_clashes(images, header_frames)
     for path in images:
+        if path in clashes:  # writing would overwrite the other image's labels
+            logging.getLogger("mia").warning("%s: skipped, %s", path.name, clashes[path])
+            continue
         try:
             plan.append((path, int(image_shape(path)[0])))
         except ImageReadError as exc:

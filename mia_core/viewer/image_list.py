@@ -12,6 +12,7 @@ from mia_core.label_store import LABEL_FOLDER, label_path
 
 LABELLED, UNLABELLED, UNREADABLE = "labelled", "unlabelled", "unreadable"
 _PATH, _STATE, _REASON, _FRAMES = Qt.UserRole, Qt.UserRole + 1, Qt.UserRole + 2, Qt.UserRole + 3
+_SHORT = Qt.UserRole + 4  # the few words shown beside a greyed-out name
 
 
 def status_icon(state: str, size: int = 12) -> QIcon:
@@ -133,10 +134,11 @@ class ImageList(QWidget):
         """Look at the disk again for one image's label files."""
         self.set_labelled(path, path in labelled_images([Path(path)]))
 
-    def set_unreadable(self, path: Path, reason: str) -> None:
-        """Grey out an image that cannot be read, with the reason in the text and tooltip."""
+    def set_unreadable(self, path: Path, reason: str, short: str = "cannot be read") -> None:
+        """Grey out an image that cannot be read (or opened), with the reason in the text and tooltip."""
         item = self._items.get(Path(path))
         if item is not None:
+            item.setData(_SHORT, short)
             self._style(item, UNREADABLE, reason)
 
     def set_frames(self, path: Path, frames: int) -> None:
@@ -152,9 +154,10 @@ class ImageList(QWidget):
         item.setIcon(status_icon(state))
         name = Path(item.data(_PATH)).name
         if state == UNREADABLE:
-            item.setText(f"{name} — cannot be read")
+            short = item.data(_SHORT) or "cannot be read"
+            item.setText(f"{name} — {short}")
             item.setForeground(QBrush(QColor("#8e8e93")))
-            item.setToolTip(f"{name} cannot be read: {reason}")
+            item.setToolTip(f"{name} {short}: {reason}")
         else:
             frames = item.data(_FRAMES) or 1
             item.setText(f"{name}  ({frames} frames)" if frames > 1 else name)

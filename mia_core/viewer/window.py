@@ -57,6 +57,7 @@ class MainWindow(QMainWindow):
         self.settings = settings or UserSettings()
         self.folder: Path | None = None
         self.image: LoadedImage | None = None
+        self._label_clashes: dict[Path, str] = {}  # images sharing a label file, with why
         self.frame = 0
         self.document: LabelDocument | None = None
         self.session = LabelSession(self._labels_changed, self.settings.inner_contours)
@@ -180,6 +181,7 @@ class MainWindow(QMainWindow):
         self.class_panel.set_classes(classes or list(self.settings.default_classes), 1)
         self._apply_class_colours()
         self.image_list.set_images(self.folder, paths)
+        self._grey_label_clashes(paths)
         self.settings.last_folder = str(self.folder)
         self._save_settings()
         self.setWindowTitle(f"mia — {self.folder}")
@@ -198,6 +200,14 @@ class MainWindow(QMainWindow):
             self.image_list.select(paths[0])
         return True
 
+    def _grey_label_clashes(self, paths: list[Path]) -> None:
+        """Images that would share a label file with another cannot be opened: grey them, say why."""
+        from mia_core.label_clashes import header_frames, label_clashes
+
+        self._label_clashes = label_clashes(paths, header_frames)
+        for path, reason in self._label_clashes.items():
+            self.image_list.set_unreadable(path, reason, "shares its label file")
+
     def _scanned(self, result: ScanResult) -> None:
         if result.error is not None:
             self.image_list.set_unreadable(result.path, result.error)
@@ -210,6 +220,11 @@ class MainWindow(QMainWindow):
         if self.image is not None and self.image.path == path and not self.loader.busy:
             return
         self.tools.cancel()
+        clash = self._label_clashes.get(path)
+        if clash is not None:
+            self.loader.cancel()
+            self._image_failed(path, clash)
+            return
         self.status.info(f"Loading {path.name}…")
         self.loader.load(path)
 
@@ -237,7 +252,8 @@ class MainWindow(QMainWindow):
             self.settings.last_images[str(self.folder)] = loaded.path.name
         h, w = loaded.shape
         frames = f", {loaded.frames} frames" if loaded.frames > 1 else ""
-        self.status.info(f"{loaded.path.name}: {w}×{h}{frames}, {loaded.data.dtype}")
+        notes = "".join(f"; {note}" for note in loaded.notes)
+        self.status.info(f"{loaded.path.name}: {w}×{h}{frames}, {loaded.data.dtype}{notes}")
         self.setWindowTitle(f"mia — {loaded.path}")
         self.status.show_pixel(0, 0, None)
         self.show_frame(0, fit=True)

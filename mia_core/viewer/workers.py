@@ -110,6 +110,7 @@ class LoadedImage:
     path: Path
     data: np.ndarray  # (frames, H, W) or (frames, H, W, 3)
     levels: tuple[float, float]
+    notes: tuple[str, ...] = ()  # what the reader left out (e.g. reduced-resolution TIFF pages)
 
     @property
     def frames(self) -> int:
@@ -155,12 +156,13 @@ def load_image_job(path: Path) -> Callable[[Report], LoadedImage]:
         from mia_core.images import ImageReadError, read_image
 
         report(0, 0)
+        notes: list[str] = []
         try:
-            data = read_image(path)
+            data = read_image(path, notes)
         except ImageReadError as exc:
             raise LoadError(exc.reason) from exc
         report(0, 0)
-        return LoadedImage(Path(path), data, auto_levels(data, report))
+        return LoadedImage(Path(path), data, auto_levels(data, report), tuple(notes))
 
     return job
 
