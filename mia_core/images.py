@@ -307,7 +307,7 @@ def _stack_series(tif: "tifffile.TiffFile", notes: list[str] | None = None) -> l
             )
     if reduced and notes is not None:
         notes.append(f"{reduced} reduced-resolution page(s) (pyramid levels or thumbnails) skipped; "
-                     "the full-resolution image is shown")
+                     "the full-resolution image is used")
     return kept
 
 
