@@ -25,7 +25,8 @@ _SWEEP_EVERY_S = 600.0
 _TEMP_MARK = ".mia-tmp"
 _TEMP_NAME = re.compile(r"^\..+\.[0-9a-f]{16}" + re.escape(_TEMP_MARK) + r"(\.[^.]*)?$")
 # Names tempfile.mkstemp gave before the marker existed: ".<stem>.<8 chars><suffix>".
-_LEGACY_TEMP_NAME = re.compile(r"^\.(?P<stem>.+)\.[a-z0-9_]{8}(?P<suffix>\.[^.]*)?$")
+# At least one digit or underscore, so that no ordinary hidden name (".config.settings.json") matches.
+_LEGACY_TEMP_NAME = re.compile(r"^\.(?P<stem>.+)\.(?=[a-z]*[0-9_])[a-z0-9_]{8}(?P<suffix>\.[^.]*)?$")
 _swept: dict[str, float] = {}
 
 

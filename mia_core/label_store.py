@@ -211,10 +211,10 @@ def _check_array_sizes(path: Path) -> None:
 
     with zipfile.ZipFile(path) as archive:
         for info in archive.infolist():
-            if not info.filename.endswith(".npy"):
-                continue
             with archive.open(info) as fh:
-                version = npy.read_magic(fh)
+                if fh.read(len(npy.MAGIC_PREFIX)) != npy.MAGIC_PREFIX:
+                    continue  # not an array (np.load hands such members back as bytes)
+                version = (fh.read(1)[0], fh.read(1)[0])
                 if version == (1, 0):
                     shape, _, dtype = npy.read_array_header_1_0(fh)
                 elif version == (2, 0):
@@ -223,11 +223,16 @@ def _check_array_sizes(path: Path) -> None:
                     shape, _, dtype = npy._read_array_header(fh, version)  # noqa: SLF001 - 3.0 headers
                 header = fh.tell()
             declared = int(np.prod([int(n) for n in shape], dtype=object)) * int(dtype.itemsize)
+            name = info.filename[: -len(".npy")] if info.filename.endswith(".npy") else info.filename
             if declared > info.file_size - header:
-                name = info.filename[: -len(".npy")]
                 raise ValueError(
                     f"array {name!r} declares shape {tuple(shape)} ({declared} bytes), more than the file holds"
                 )
+            if declared > _MAX_ARRAY_BYTES:
+                raise ValueError(f"array {name!r} holds {declared} bytes, more than any label file needs")
+
+
+_MAX_ARRAY_BYTES = 2**31
 
 
 # --- MIA's layout ------------------------------------------------------------------------------

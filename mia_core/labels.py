@@ -23,6 +23,7 @@ Points = Sequence[Sequence[float]] | np.ndarray
 MAX_CLASS_ID = int(np.iinfo(np.int16).max)
 #: Largest |x| or |y| a contour point may have: far beyond any image, far from int32 overflow.
 MAX_COORDINATE = 2**24
+_INT32_MIN, _INT32_MAX = int(np.iinfo(np.int32).min), int(np.iinfo(np.int32).max)
 
 
 @dataclass(frozen=True, eq=False)
@@ -41,8 +42,13 @@ class Contour:
             raise ValueError("a contour needs at least one point")
         object.__setattr__(self, "outer", outer)
         object.__setattr__(self, "holes", tuple(_int32_points(h) for h in self.holes))
-        object.__setattr__(self, "class_id", int(self.class_id))
-        object.__setattr__(self, "object_id", int(self.object_id))
+        class_id, object_id = int(self.class_id), int(self.object_id)
+        if not 0 <= class_id <= MAX_CLASS_ID:
+            raise ValueError(f"class ids go from 0 to {MAX_CLASS_ID} (class maps are int16), got {class_id}")
+        if not _INT32_MIN <= object_id <= _INT32_MAX:
+            raise ValueError(f"object numbers must fit int32, got {object_id}")
+        object.__setattr__(self, "class_id", class_id)
+        object.__setattr__(self, "object_id", object_id)
 
     @property
     def area(self) -> float:

@@ -59,10 +59,12 @@ def test_stale_temporaries_are_removed_on_the_next_write_fresh_ones_stay(tmp_pat
     folder = tmp_path / "Segmentation_labels"
     folder.mkdir()
     (folder / "one.npz").write_bytes(b"x")
+    (folder / "config.json").write_bytes(b"{}")
     stale = folder / ".one.0123456789abcdef.mia-tmp.npz"
     legacy = folder / ".one.k2j_x9ab.npz"  # tempfile.mkstemp's name for a replace of one.npz
     fresh = folder / ".two.fedcba9876543210.mia-tmp.npz"  # another writer's file, still being written
-    keep = [folder / ".hidden.npz", folder / ".lonely.k2j_x9ab.npz", folder / "notes.txt"]
+    keep = [folder / ".hidden.npz", folder / ".lonely.k2j_x9ab.npz", folder / "notes.txt",
+            folder / ".config.settings.json"]  # looks like a legacy name but has no digit: a user's file
     for p in [stale, legacy, fresh, *keep]:
         p.write_bytes(b"partial")
     for p in [stale, legacy, *keep]:

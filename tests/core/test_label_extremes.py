@@ -166,6 +166,21 @@ def test_contours_refuse_points_that_would_wrap_to_int32() -> None:
         Contour(1, SQUARE + 0.5)
 
 
+@pytest.mark.parametrize("class_id, object_id", [(MAX_CLASS_ID + 1, 0), (-1, 0), (1, 2**31)])
+def test_contours_refuse_ids_no_label_file_could_hold(class_id: int, object_id: int) -> None:
+    # Before, a 0/65535 mask imported as class 65535, which no int16 class map can hold.
+    with pytest.raises(ValueError, match="class ids go from 0|object numbers must fit"):
+        Contour(class_id, SQUARE, object_id=object_id)
+
+
+def test_a_member_without_the_npy_name_is_checked_too(tmp_path: Path) -> None:
+    path = tmp_path / "n.npz"
+    np.savez(path, **_native(SQUARE))
+    with zipfile.ZipFile(path, "a") as z:
+        z.writestr("extra", _npy_declaring((10**12,), b"\0" * 16))
+    _refused(path, "declares shape")
+
+
 def test_a_refused_file_is_never_rewritten_by_the_next_save(tmp_path: Path) -> None:
     path = tmp_path / "w.npz"
     np.savez(path, **_native(SQUARE.astype(np.int64) + 2**32))
