@@ -43,6 +43,8 @@ def label_clashes(
         if match is None:
             continue
         frame = int(match["frame"])
+        if match["frame"] != f"{frame:04d}":
+            continue  # "a_frame00001" is no frame's label name (frames are written %04d)
         for stack in by_stem.get(match["stack"], []):
             if not _has_frame(stack, frame, frames_of):
                 continue

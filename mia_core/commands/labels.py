@@ -29,9 +29,10 @@ mask values:
                    the same scheme, so import-masks and export-masks with the same --unlabelled give
                    back the same masks. Class ids go up to 32767: a larger value is refused unless
                    --class-map maps it (e.g. --class-map 255=1,128=2). A binary mask (only 0 and
-                   the largest value of its type, e.g. 0/255 or 0/65535) is imported as class 1. An image with both unlabelled pixels and contours of the
-                   class equal to --unlabelled cannot be written faithfully and is refused: choose
-                   e.g. --unlabelled 65535.
+                   the largest value of its type, e.g. 0/255 or 0/65535) is imported as class 1.
+                   An image with both unlabelled pixels and contours of the class equal to
+                   --unlabelled cannot be written faithfully and is refused: choose e.g.
+                   --unlabelled 65535.
   --instances      each non-zero value is one object (0 = none); the value becomes the contour's
                    object number. Export writes each contour's object number; contours without one
                    get the next free numbers (contour order), so with no object numbers at all a

@@ -21,7 +21,7 @@ H, W = 32, 40
 def _folder(tmp_path: Path) -> Path:
     folder = tmp_path / "images"
     folder.mkdir()
-    for name in ("one.png", "ok.png", "a_frame0001.png", "b_frame0007.png"):
+    for name in ("one.png", "ok.png", "a_frame0001.png", "b_frame0007.png", "a_frame00002.png"):
         cv2.imwrite(str(folder / name), np.full((H, W), 90, np.uint8))
     tifffile.imwrite(folder / "one.tif", np.zeros((H, W), np.uint8))
     tifffile.imwrite(folder / "a.tif", np.zeros((3, H, W), np.uint8), photometric="minisblack")
