@@ -162,6 +162,8 @@ def test_a_contour_reaching_far_outside_the_image_draws_in_bounded_memory() -> N
 def test_contours_refuse_points_that_would_wrap_to_int32() -> None:
     with pytest.raises(ValueError, match="within"):
         Contour(1, SQUARE.astype(np.int64) + 2**32)
+    with pytest.raises(ValueError, match="within"):  # int32 already, but its bbox would overflow
+        Contour(1, SQUARE.astype(np.int32) + np.int32(2**31 - 20))
     with pytest.raises(ValueError, match="whole"):
         Contour(1, SQUARE + 0.5)
 
