@@ -101,11 +101,19 @@ class Contour:
 def _int32_points(points: Points) -> np.ndarray:
     """(N, 2) int32 points; other dtypes are checked first so nothing wraps or truncates silently."""
     arr = np.asarray(points)
-    if arr.size and not np.issubdtype(arr.dtype, np.integer):
-        if not np.all(np.isfinite(arr)) or not np.array_equal(arr, np.round(arr)):
-            raise ValueError("contour points must be whole, finite numbers")
-    # Checked for int32 too: near its limit the bounding box overflows and the contour vanishes.
-    if arr.size and (arr.min() < -MAX_COORDINATE or arr.max() > MAX_COORDINATE):
+    if arr.dtype == np.int32 and arr.size:
+        # Checked for int32 too (one C call: edits make many contours): near the int32 limit the
+        # bounding box overflows and the contour vanishes.
+        arr = np.ascontiguousarray(arr).reshape(-1, 2)
+        lo, hi = cv2.minMaxLoc(arr)[:2]
+    elif arr.size:
+        if not np.issubdtype(arr.dtype, np.integer):
+            if not np.all(np.isfinite(arr)) or not np.array_equal(arr, np.round(arr)):
+                raise ValueError("contour points must be whole, finite numbers")
+        lo, hi = arr.min(), arr.max()
+    else:
+        lo = hi = 0
+    if lo < -MAX_COORDINATE or hi > MAX_COORDINATE:
         raise ValueError(f"contour points must lie within +/-{MAX_COORDINATE} pixels")
     return np.ascontiguousarray(arr, dtype=np.int32).reshape(-1, 2)
 
