@@ -10,7 +10,6 @@ inference down).
 from __future__ import annotations
 
 import logging
-
 import math
 import threading
 from dataclasses import dataclass
@@ -198,9 +197,9 @@ def predict_folder(
         raise PredictionError(f"no images in {folder}")
     model, info = load_model(model_dir, registry, builder)
     place_on_device(model)
-    plan: list[tuple[Path, int]] = []
     from mia_core.label_clashes import header_frames, label_clashes
 
+    plan: list[tuple[Path, int]] = []
     clashes = label_clashes(images, header_frames)
     for path in images:
         if path in clashes:  # writing would overwrite the other image's labels
