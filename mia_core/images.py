@@ -59,7 +59,10 @@ def read_image(path: str | os.PathLike[str], notes: list[str] | None = None) -> 
     p = Path(path)
     suffix = _check_file(p)
     if suffix in _TIFF_SUFFIXES:
-        return _read_tiff(p, _noted(p, notes))
+        found: list[str] = []
+        data = _read_tiff(p, found)
+        _tell(p, found, notes)
+        return data
     return _read_cv2(p)
 
 
@@ -77,7 +80,9 @@ def image_shape(path: str | os.PathLike[str], notes: list[str] | None = None) ->
                 import tifffile
 
                 with tifffile.TiffFile(p) as tif:
-                    series = _stack_series(tif, _noted(p, notes))
+                    found: list[str] = []
+                    series = _stack_series(tif, found)
+                    _tell(p, found, notes)
                     axes = ("Q" if len(series) > 1 else "") + series[0].axes
                     full = ((len(series),) if len(series) > 1 else ()) + tuple(series[0].shape)
                     shape, _ = _tiff_layout(full, axes)
@@ -323,29 +328,17 @@ def _describe(series: "tifffile.TiffPageSeries") -> str:
     return f"{shape.get('X', '?')}x{shape.get('Y', '?')} pixels, {series.dtype}"
 
 
-_NOTED: set[tuple[str, str]] = set()
+_TOLD: set[tuple[str, str]] = set()
 
 
-def _noted(p: Path, notes: list[str] | None) -> "_NoteList":
-    """A notes list that also logs each note once per file and process (shown by the CLI)."""
-    return _NoteList(p, notes)
-
-
-class _NoteList(list):
-    """Appends go to the caller's list and, once per file and note, to the ``mia`` logger."""
-
-    def __init__(self, path: Path, target: list[str] | None) -> None:
-        super().__init__()
-        self.path, self.target = path, target
-
-    def append(self, note: str) -> None:  # type: ignore[override]
-        super().append(note)
-        if self.target is not None:
-            self.target.append(note)
-        key = (str(self.path), note)
-        if key not in _NOTED:
-            _NOTED.add(key)
-            logging.getLogger("mia").warning("%s: %s", self.path.name, note)
+def _tell(p: Path, found: list[str], notes: list[str] | None) -> None:
+    """Hand notes to the caller, and log each once per file and process (the CLI shows warnings)."""
+    if notes is not None:
+        notes.extend(found)
+    for note in found:
+        if (str(p), note) not in _TOLD:
+            _TOLD.add((str(p), note))
+            logging.getLogger("mia").warning("%s: %s", p.name, note)
 
 
 def _tiff_layout(shape: tuple[int, ...], axes: str) -> tuple[tuple[int, ...], int | None]:

@@ -57,3 +57,22 @@ def test_a_plain_stack_has_no_notes(tmp_path: Path) -> None:
     _pages(path, *[np.full((10, 12), i, np.uint8) for i in range(3)])
     notes: list[str] = []
     assert read_image(path, notes).shape == (3, 10, 12) and notes == []
+
+
+def test_the_command_line_shows_the_note(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    images, masks = tmp_path / "images", tmp_path / "masks"
+    images.mkdir()
+    masks.mkdir()
+    full = np.zeros((40, 30), np.uint8)
+    _pages(images / "pyramid.tif", full, full[::2, ::2].copy(), reduced=(1,))
+    mask = full.copy()
+    mask[5:20, 5:20] = 1
+    tifffile.imwrite(masks / "pyramid.tif", mask)
+    code = "import sys; from mia_core import cli; sys.exit(cli.main(sys.argv[1:]))"
+    run = subprocess.run([sys.executable, "-c", code, "labels", "import-masks", str(images), "--masks", str(masks)],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert "pyramid.tif: 1 reduced-resolution page(s) (pyramid levels or thumbnails) skipped" in run.stderr
