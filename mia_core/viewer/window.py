@@ -421,10 +421,9 @@ class MainWindow(QMainWindow):
         self.settings.window_state = bytes(self.saveState().toBase64()).decode()
         self._save_settings()
         self.models.shutdown()
-        self.loader.cancel()
-        self.scanner.cancel()
-        self.loader.wait(2000)
-        self.scanner.wait(2000)
+        # no wait: a read still running ends on the shared pool, its results cut off
+        self.loader.abandon()
+        self.scanner.abandon()
         super().closeEvent(event)
 
 
