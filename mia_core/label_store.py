@@ -57,10 +57,10 @@ FileStamp = tuple[int, int, int]
 
 
 def file_stamp(path: str | os.PathLike[str]) -> FileStamp | None:
-    """The version of a file on disk now, None when there is no file."""
+    """The version of a file on disk now, None when there is no file (or it cannot be looked at)."""
     try:
         st = os.stat(path)
-    except FileNotFoundError:
+    except OSError:  # missing, a file where the label folder should be, no permission ...
         return None
     return st.st_ino, st.st_mtime_ns, st.st_size
 
