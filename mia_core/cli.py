@@ -22,6 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser with every available sub-command."""
     parser = argparse.ArgumentParser(
         prog="mia",
+        usage="%(prog)s [-h] [--disable NAME] [FOLDER]\n       %(prog)s [--disable NAME] COMMAND ...",
         description="Label microscopy images and train semantic segmentation on them. "
         "With no sub-command, opens the app on FOLDER (or the last folder, or a sample folder).",
     )
@@ -32,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help="do not load the plugin NAME (repeatable; MIA_DISABLE_PLUGINS=a,b does the same)",
     )
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", prog="mia")  # not the custom usage
     for module_name in COMMAND_MODULES:
         importlib.import_module(module_name).register(sub)
     parser.set_defaults(commands=tuple(sub.choices))

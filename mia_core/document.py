@@ -7,9 +7,14 @@ from pathlib import Path
 from typing import Callable
 
 from mia_core.labels import LabelSet, Points
-from mia_core.label_store import LabelStoreError, label_path, read_label_file, save_labels
+from mia_core.label_store import (
+    LabelConflictError, LabelStoreError, file_stamp, label_path, read_label_file, save_labels,
+)
 
 Listener = Callable[[LabelSet], None]
+#: Asked when the file changed on disk before a write: "reload", "keep" (write over it) or
+#: anything else to drop the edit. Without one, the write raises LabelConflictError.
+ConflictResolver = Callable[["LabelDocument"], str]
 
 
 class LabelDocument:
@@ -17,6 +22,8 @@ class LabelDocument:
 
     A state is saved before it becomes current, so when a save fails (read-only folder) the
     document keeps its previous state and the error (``LabelStoreError``) reaches the caller.
+    Before each write the file is compared with the version last read or written here: when
+    someone else changed it, ``on_conflict`` decides, or ``LabelConflictError`` is raised.
     """
 
     def __init__(
@@ -33,6 +40,9 @@ class LabelDocument:
         self.frame = frame
         self.path = Path(path) if path is not None else label_path(self.image_path, frame)
         self.shape = shape
+        # Taken before reading: a change in between shows as a conflict, never as a silent overwrite.
+        self._disk = file_stamp(self.path)
+        self.on_conflict: ConflictResolver | None = None
         # ``initial`` skips reading the file (a file that cannot be read, a document kept locked).
         loaded, is_mia = read_label_file(self.path) if initial is None else (initial, False)
         # None keeps the layout the file already has, so MIA users' files stay readable by MIA.
@@ -128,32 +138,71 @@ class LabelDocument:
         """Go back one state (and save it)."""
         if not self.can_undo:
             return False
-        self._move_to(self._index - 1)
-        return True
+        return self._move_to(self._index - 1)
 
     def redo(self) -> bool:
         """Restore the state undone last (and save it)."""
         if not self.can_redo:
             return False
-        self._move_to(self._index + 1)
-        return True
+        return self._move_to(self._index + 1)
 
     def _commit(self, new: LabelSet) -> bool:
         if new is self.labels or new.same_as(self.labels):
             return False
         self._check_unlocked()
-        save_labels(self.path, new, self.mia_format)
-        del self._history[self._index + 1 :]
-        self._history.append(new)
-        self._index += 1
+        if not self._save(new):
+            return False
+        self._push(new)
+        return True
+
+    def _move_to(self, index: int) -> bool:
+        self._check_unlocked()
+        if not self._save(self._history[index]):
+            return False
+        self._index = index
         self._notify()
         return True
 
-    def _move_to(self, index: int) -> None:
-        self._check_unlocked()
-        save_labels(self.path, self._history[index], self.mia_format)
-        self._index = index
+    def _push(self, state: LabelSet) -> None:
+        del self._history[self._index + 1 :]
+        self._history.append(state)
+        self._index += 1
         self._notify()
+
+    # --- another writer ----------------------------------------------------------------------
+    def disk_changed(self) -> bool:
+        """True when the file on disk is not the version last read or written by this document."""
+        return file_stamp(self.path) != self._disk
+
+    def reload(self) -> None:
+        """Take the labels on disk now, as one undoable step (undo brings this document's back)."""
+        stamp = file_stamp(self.path)
+        loaded, is_mia = read_label_file(self.path)
+        self._disk = stamp
+        if stamp is not None:
+            self.mia_format = is_mia
+        self._push(loaded.with_shape(self.shape))
+
+    def keep_mine(self) -> None:
+        """Write this document's labels over a file that changed on disk."""
+        self._check_unlocked()
+        save_labels(self.path, self.labels, self.mia_format)
+        self._disk = file_stamp(self.path)
+
+    def _save(self, labels: LabelSet) -> bool:
+        """Write a state unless another writer changed the file since; True when written."""
+        if self.disk_changed():
+            if self.on_conflict is None:
+                raise LabelConflictError(self.path)
+            choice = self.on_conflict(self)
+            if choice == "reload":
+                self.reload()
+                return False
+            if choice != "keep":
+                return False
+        save_labels(self.path, labels, self.mia_format)
+        self._disk = file_stamp(self.path)
+        return True
 
     def _check_unlocked(self) -> None:
         if self.locked:

@@ -40,6 +40,31 @@ class LabelStoreError(OSError):
     """A label file cannot be written (read-only folder, full disk ...); nothing was changed."""
 
 
+class LabelConflictError(LabelStoreError):
+    """The label file changed on disk since it was loaded; writing now would lose that change."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        super().__init__(
+            f"label file {path} changed on disk since it was loaded (another program or mia command "
+            "wrote it); nothing was written: reload() takes the file on disk, keep_mine() writes yours over it"
+        )
+
+
+#: What identifies one version of a file: inode, modification time (ns) and size. mia's atomic
+#: writes give every version a new inode, so two mia writes within one clock tick still differ.
+FileStamp = tuple[int, int, int]
+
+
+def file_stamp(path: str | os.PathLike[str]) -> FileStamp | None:
+    """The version of a file on disk now, None when there is no file (or it cannot be looked at)."""
+    try:
+        st = os.stat(path)
+    except OSError:  # missing, a file where the label folder should be, no permission ...
+        return None
+    return st.st_ino, st.st_mtime_ns, st.st_size
+
+
 def label_path(image_path: str | os.PathLike[str], frame: int | None = None) -> Path:
     """Where the labels of an image (or of one frame of a stack) are stored."""
     image_path = Path(image_path)

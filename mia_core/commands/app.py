@@ -33,10 +33,16 @@ def run(args: argparse.Namespace) -> int:
 
     if not has_display():
         print("mia: no display found (DISPLAY is not set); run it on a desktop, under "
-              "`xvfb-run -a mia`, or with QT_QPA_PLATFORM=offscreen", file=sys.stderr)
+              f"`xvfb-run -a {_launcher()}`, or with QT_QPA_PLATFORM=offscreen", file=sys.stderr)
         return 1
     from mia_core import cli
     from mia_core.plugins import load_plugins
 
     registry = load_plugins(disabled=cli.disabled_plugins(args))
     return run_app(folder, registry)
+
+
+def _launcher() -> str:
+    """The ``mia`` the user ran (e.g. .venv/bin/mia), so the xvfb-run hint works as typed."""
+    argv0 = sys.argv[0] if sys.argv else ""
+    return argv0 if Path(argv0).name == "mia" else "mia"

@@ -12,6 +12,7 @@ import numpy as np
 
 from mia_core.atomic import atomic_path
 from mia_core.images import ImageReadError, image_shape, list_images, read_image
+from mia_core.folder_lock import FolderBusyError, label_folder_lock
 from mia_core.label_clashes import header_frames, label_clashes
 from mia_core.label_store import LabelFileError, LabelStoreError, label_path, load_labels, save_labels
 from mia_core.labels import MAX_CLASS_ID, LabelSet
@@ -63,7 +64,9 @@ def register(subparsers: Any) -> None:
         "import-masks",
         help="turn mask images into label files",
         description="For every image in FOLDER, the mask in --masks with the same stem (any image\n"
-        "type) becomes that image's label file in FOLDER/Segmentation_labels.",
+        "type) becomes that image's label file in FOLDER/Segmentation_labels. It holds the\n"
+        "label folder's write lock: another import-masks or mia predict on FOLDER is refused\n"
+        "meanwhile. Exits 1 when any mask failed or nothing was imported.",
         epilog=_MASK_VALUES_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -164,9 +167,13 @@ class _Tally:
 
 # --- import ------------------------------------------------------------------------------------
 def run_import(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
-    """Write a label file for every image that has a mask; 1 when any mask failed, 2 on bad usage."""
+    """Write a label file for every image that has a mask; 1 when any failed or none was imported,
+    2 on bad usage or when another command is writing the folder."""
     out, err = out or sys.stdout, err or sys.stderr
     folder, mask_dir = Path(args.folder), Path(args.masks)
+    if not mask_dir.is_dir():
+        print(f"mia labels import-masks: --masks folder {mask_dir} not found", file=err)
+        return 2
     if args.instances and args.unlabelled != 0:
         print("mia labels import-masks: --unlabelled applies to class masks; instance masks use 0 "
               "for 'no object'", file=err)
@@ -193,6 +200,20 @@ def run_import(args: argparse.Namespace, out: TextIO | None = None, err: TextIO 
     by_stem: dict[str, list[Path]] = {}
     for mask in masks:
         by_stem.setdefault(mask.stem, []).append(mask)
+    try:
+        with label_folder_lock(folder, "mia labels import-masks") as lock:
+            if not lock.held:
+                print(f"mia labels import-masks: {lock.note}; do not run another batch writer on "
+                      f"{folder} meanwhile", file=err)
+            return _import_all(images, by_stem, args, folder, mask_dir, out, err)
+    except FolderBusyError as exc:
+        print(f"mia labels import-masks: {exc}", file=err)
+        return 2
+
+
+def _import_all(images: list[Path], by_stem: dict[str, list[Path]], args: argparse.Namespace,
+                folder: Path, mask_dir: Path, out: TextIO, err: TextIO) -> int:
+    """The import itself, under the folder's write lock."""
     tally = _Tally()
     clashes = label_clashes(images, header_frames)
     for image in images:
@@ -217,7 +238,25 @@ def run_import(args: argparse.Namespace, out: TextIO | None = None, err: TextIO 
         + _summary_tail(tally, "label files exist"),
         file=out,
     )
-    return 1 if tally.failed else 0
+    if tally.done == 0 and tally.missing and not tally.skipped:
+        print(f"mia labels import-masks: no mask in {mask_dir} matches an image of {folder}"
+              + _suffix_hint(images, by_stem, args.mask_suffix), file=err)
+    return 1 if tally.failed or tally.done == 0 else 0
+
+
+def _suffix_hint(images: list[Path], by_stem: dict[str, list[Path]], given: str) -> str:
+    """When mask names are image names plus some text, say which --mask-suffix would match."""
+    found: dict[str, int] = {}
+    for image in images:
+        for stem in by_stem:
+            if stem != image.stem and stem.startswith(image.stem):
+                suffix = stem[len(image.stem):]
+                found[suffix] = found.get(suffix, 0) + 1
+    if not found:
+        return ""
+    suffix = max(found, key=lambda k: found[k])
+    now = f" (given: --mask-suffix {given!r})" if given else ""
+    return f"; the masks are named like the images plus {suffix!r}: try --mask-suffix {suffix}{now}"
 
 
 def _import_one(image: Path, mask_path: Path, args: argparse.Namespace, tally: _Tally, out: TextIO) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Any, TextIO
 
 from mia_core import cli
@@ -16,7 +17,8 @@ def register(subparsers: Any) -> None:
         help="label every image of a folder with a trained model",
         description="Predict every image (every frame of a stack) in FOLDER with the model in "
         "MODEL_DIR and write the result as contours to FOLDER/Segmentation_labels. Existing "
-        "label files are kept unless --force is given.",
+        "label files are kept unless --force is given. While it writes, it holds the label folder's "
+        "write lock: another mia predict or import-masks on FOLDER is refused meanwhile.",
     )
     p.add_argument("model", metavar="MODEL_DIR", help="folder written by mia train")
     p.add_argument("folder", metavar="FOLDER", help="folder of images")
@@ -45,12 +47,14 @@ def parse_fov(text: str | None) -> tuple[int, int, int, int] | None:
 
 
 def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
-    """Predict the folder; 0 on success, 2 when the model, images or options cannot be used."""
+    """Predict the folder; 0 on success, 2 when the model, images or options cannot be used or
+    another command is writing the folder."""
     out, err = out or sys.stdout, err or sys.stderr
     from mia_core.cli import disabled_plugins
     from mia_core.engine.checkpoint import ModelLoadError
-    from mia_core.engine.predict import PredictionError, TileSettings, predict_folder
-    from mia_core.label_store import LabelStoreError
+    from mia_core.engine.predict import LabelsExistError, PredictionError, TileSettings, predict_folder
+    from mia_core.folder_lock import FolderBusyError, label_folder_lock
+    from mia_core.label_store import LABEL_FOLDER, LabelStoreError
     from mia_core.plugins import load_plugins
 
     try:
@@ -59,19 +63,43 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
     except ValueError as exc:
         print(f"mia predict: {exc}", file=err)
         return 2
+    swapped = swapped_arguments(args.model, args.folder)
+    if swapped:
+        print(f"mia predict: {swapped}", file=err)
+        return 2
 
     def report(done: int, total: int, name: str) -> None:
         if name:
             print(f"[{done + 1}/{total}] {name}", file=err, flush=True)
 
     try:
-        written = predict_folder(
-            args.model, args.folder, tta=args.tta, force=args.force, tiles=tiles, fov=fov,
-            include_background=args.background, registry=load_plugins(disabled=disabled_plugins(args)),
-            progress=report,
-        )
-    except (ModelLoadError, PredictionError, LabelStoreError) as exc:
+        with label_folder_lock(args.folder, "mia predict") as lock:
+            if not lock.held:
+                print(f"mia predict: {lock.note}; do not run another batch writer on {args.folder} "
+                      "meanwhile", file=err)
+            written = predict_folder(
+                args.model, args.folder, tta=args.tta, force=args.force, tiles=tiles, fov=fov,
+                include_background=args.background, registry=load_plugins(disabled=disabled_plugins(args)),
+                progress=report,
+            )
+    except LabelsExistError as exc:
+        print(f"mia predict: {len(exc.existing)} label file(s) already exist in "
+              f"{exc.existing[0].parent}, e.g. {exc.existing[0].name}; use --force to overwrite them", file=err)
+        return 2
+    except (ModelLoadError, PredictionError, LabelStoreError, FolderBusyError) as exc:
         print(f"mia predict: {exc}", file=err)
         return 2
-    print(f"predicted {len(written)} image(s)/frame(s); labels written to the label folder of {args.folder}", file=out)
+    where = written[0].parent if written else Path(args.folder) / LABEL_FOLDER
+    print(f"predicted {len(written)} image(s)/frame(s); labels written to {where}", file=out)
     return 0
+
+
+def swapped_arguments(model: str, folder: str) -> str | None:
+    """Why MODEL_DIR and FOLDER look given the wrong way round, or None."""
+    from mia_core.engine.checkpoint_files import CONFIG_FILE
+
+    model_dir, image_dir = Path(model), Path(folder)
+    if (image_dir / CONFIG_FILE).is_file() and not (model_dir / CONFIG_FILE).is_file():
+        return (f"FOLDER {image_dir} is a model folder (it holds {CONFIG_FILE}) and MODEL_DIR {model_dir} "
+                f"is not: the arguments look swapped; the model comes first: mia predict {image_dir} {model_dir}")
+    return None

@@ -172,6 +172,15 @@ def _fov_box(fov: FieldOfView, h: int, w: int, source: str) -> tuple[int, int, i
 PredictProgress = Callable[[int, int, str], None]  # done, total, current image name
 
 
+class LabelsExistError(PredictionError):
+    """Label files the prediction would replace exist; ``existing`` lists them."""
+
+    def __init__(self, existing: list[Path]) -> None:
+        self.existing = list(existing)
+        super().__init__(f"{len(existing)} label file(s) already exist, e.g. {existing[0]}; "
+                         "force=True overwrites them")
+
+
 def predict_folder(
     model_dir: str | Path,
     folder: str | Path,
@@ -212,10 +221,7 @@ def predict_folder(
     if not force:
         existing = [p for path, n in plan for p in _label_files(path, n) if p.exists()]
         if existing:
-            raise PredictionError(
-                f"{len(existing)} label file(s) already exist, e.g. {existing[0]}; "
-                "pass --force (force=True) to overwrite them"
-            )
+            raise LabelsExistError(existing)
     written: list[Path] = []
     for i, (path, _) in enumerate(plan):
         if stop is not None and stop.is_set():

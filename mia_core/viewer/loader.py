@@ -45,6 +45,11 @@ class ImageLoader(QObject):
             self.task.cancel()
             self.task = None
 
+    def abandon(self) -> None:
+        """The window closes: stop every read; no late result reaches it."""
+        self.task = None
+        self.runner.abandon()
+
     def wait(self, msecs: int = 5000) -> bool:
         """Wait for running reads to end (tests, shutdown)."""
         return self.runner.wait(msecs)
@@ -86,6 +91,11 @@ class FolderScanner(QObject):
         """Stop the scan (another folder was opened)."""
         if self.task is not None:
             self.task.cancel()
+
+    def abandon(self) -> None:
+        """The window closes: stop the scan; no late result reaches it."""
+        self.task = None
+        self.runner.abandon()
 
     def wait(self, msecs: int = 5000) -> bool:
         """Wait for the scan to end."""

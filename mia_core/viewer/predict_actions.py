@@ -306,6 +306,7 @@ class ModelControl(QObject):
         if self.training is not None:
             self.training.hide()
         self.runner.wait(int(wait_s * 1000))  # a job ends at its next progress report
+        self.runner.abandon()  # one still running reaches no slot of the closing window
         if self.training is not None and self.training.run is not None and self.training.run.running:
             self.window.status.info("Stopping training: saving its checkpoint…")
             QApplication.setOverrideCursor(Qt.WaitCursor)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
-from mia_core.document import LabelDocument
+from mia_core.document import ConflictResolver, LabelDocument
 from mia_core.label_store import LabelFileError, label_path
 from mia_core.labels import LabelSet
 
@@ -31,8 +31,10 @@ def default_shared(image: Path, frames: int) -> bool:
 class LabelSession:
     """Creates and keeps the documents of one folder."""
 
-    def __init__(self, on_change: ChangeListener, inner_contours: bool = True) -> None:
+    def __init__(self, on_change: ChangeListener, inner_contours: bool = True,
+                 on_conflict: ConflictResolver | None = None) -> None:
         self.on_change = on_change
+        self.on_conflict = on_conflict  # asked when a label file changed on disk before a write
         self.inner_contours = inner_contours
         self.docs: dict[Key, LabelDocument] = {}
         self.shared: dict[Path, bool] = {}
@@ -77,6 +79,7 @@ class LabelSession:
             if not isinstance(exc, LabelFileError) or exc.kept_as is None:
                 doc.locked = "its label file could not be read and is left untouched"
                 warning += "; editing these labels is disabled"
+        doc.on_conflict = self.on_conflict
         doc.subscribe(lambda labels, d=doc: self.on_change(d, labels))
         self.docs[key] = doc
         return doc, warning

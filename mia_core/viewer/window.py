@@ -60,7 +60,8 @@ class MainWindow(QMainWindow):
         self._label_clashes: dict[Path, str] = {}  # images sharing a label file, with why
         self.frame = 0
         self.document: LabelDocument | None = None
-        self.session = LabelSession(self._labels_changed, self.settings.inner_contours)
+        self.session = LabelSession(self._labels_changed, self.settings.inner_contours,
+                                    on_conflict=self._ask_conflict)
         self.plugin_dialog: PluginErrorsDialog | None = None
 
         # widgets
@@ -333,6 +334,29 @@ class MainWindow(QMainWindow):
             self._edit_failed(f"{what} not saved: {exc}")
             return False
 
+    def _ask_conflict(self, doc: LabelDocument) -> str:
+        """A label file changed on disk since it was opened here: reload it or keep mine?"""
+        box = QMessageBox(
+            QMessageBox.Warning, "Labels changed on disk",
+            f"{doc.path.name} was changed on disk since it was opened here (by another program, a mia "
+            f"command or a colleague).\n\nReload shows the labels on disk and drops this change "
+            f"(Ctrl+Z brings your labels back). Keep mine writes your labels over the file on disk.",
+            parent=self,
+        )
+        box.setObjectName("labelConflict")
+        reload = box.addButton("Reload", QMessageBox.AcceptRole)
+        keep = box.addButton("Keep mine", QMessageBox.DestructiveRole)
+        box.addButton(QMessageBox.Cancel)
+        box.setDefaultButton(reload)
+        box.exec_()
+        clicked = box.clickedButton()
+        choice = "reload" if clicked is reload else "keep" if clicked is keep else "cancel"
+        if choice == "reload":
+            self.status.info(f"Reloaded {doc.path.name} from disk; Ctrl+Z brings your labels back")
+        elif choice == "cancel":
+            self.status.info(f"Change not saved: {doc.path.name} changed on disk")
+        return choice
+
     def undo(self) -> bool:
         """Ctrl+Z: the previous state of this image (saved at once)."""
         return self._run_edit("Undo", lambda: self.document.undo())
@@ -437,10 +461,9 @@ class MainWindow(QMainWindow):
         self.settings.window_state = bytes(self.saveState().toBase64()).decode()
         self._save_settings()
         self.models.shutdown()
-        self.loader.cancel()
-        self.scanner.cancel()
-        self.loader.wait(2000)
-        self.scanner.wait(2000)
+        # no wait: a read still running ends on the shared pool, its results cut off
+        self.loader.abandon()
+        self.scanner.abandon()
         super().closeEvent(event)
 
 

@@ -8,13 +8,17 @@ widget is ever touched from a worker.
 
 from __future__ import annotations
 
+import atexit
 import threading
+import time
 import traceback
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
+from PyQt5 import sip
 from PyQt5.QtCore import QObject, QRunnable, QThreadPool, pyqtSignal
 
 Report = Callable[[int, int], None]
@@ -32,6 +36,7 @@ class TaskSignals(QObject):
     finished = pyqtSignal(object)  # the function's return value
     failed = pyqtSignal(str, str)  # message, traceback
     cancelled = pyqtSignal()
+    ended = pyqtSignal(object)  # the Task, after any of the three above (bookkeeping only)
 
 
 class Task(QRunnable):
@@ -78,28 +83,114 @@ class Task(QRunnable):
             self.signals.finished.emit(result)
         finally:
             self.done.set()
+            self.signals.ended.emit(self)  # queued after the result: retires the task
+
+
+# --- one pool for the whole process ----------------------------------------------------------
+# A QThreadPool's destructor waits for its running tasks. Destroyed by the garbage collector (the
+# GIL held) while a task still needs the GIL to return, it deadlocks. So there is one pool, owned
+# by C++ and never destroyed; tasks are kept alive here until their last signal reached the GUI
+# thread, so no task, nor the slots connected to it, is collected while one of its signals is
+# still on its way; and at exit the pool is drained with the GIL released.
+_POOL: QThreadPool | None = None
+_LIVE: set[Task] = set()
+_LIVE_LOCK = threading.Lock()
+#: How long the process waits at exit for running tasks (they end at their next progress report).
+EXIT_WAIT_MS = 3000
+
+
+def shared_pool() -> QThreadPool:
+    """The process's one thread pool (made on first use, never destroyed)."""
+    global _POOL
+    if _POOL is None:
+        pool = QThreadPool()
+        pool.setMaxThreadCount(max(8, pool.maxThreadCount()))
+        sip.transferto(pool, None)  # C++ owns it: no Python destructor ever waits on it
+        _POOL = pool
+        atexit.register(_drain_at_exit)
+    return _POOL
+
+
+def _retire(task: Task) -> None:
+    """The task's last signal arrived (GUI thread): stop keeping it alive."""
+    with _LIVE_LOCK:
+        _LIVE.discard(task)
+
+
+def _drain_at_exit() -> None:
+    """Cancel what still runs and give it a moment to end (waitForDone releases the GIL)."""
+    with _LIVE_LOCK:
+        live = list(_LIVE)
+    for task in live:
+        task.cancel()
+    if _POOL is not None:
+        _POOL.waitForDone(EXIT_WAIT_MS)
+
+
+def live_tasks() -> int:
+    """How many started tasks have not yet been retired (tests, diagnostics)."""
+    with _LIVE_LOCK:
+        return len(_LIVE)
 
 
 class TaskRunner(QObject):
-    """Starts tasks on its own pool and keeps them alive until they end."""
+    """Runs at most ``threads`` of its tasks at once on the shared pool; the others queue.
+
+    Dropping a runner never waits and never stops its running tasks: they finish on the shared
+    pool; tasks still queued on a dropped runner are dropped with it.
+    """
 
     def __init__(self, threads: int = 2, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.pool = QThreadPool(self)
-        self.pool.setMaxThreadCount(threads)
+        self.threads = max(1, int(threads))
         self._running: set[Task] = set()
+        self._queued: deque[Task] = deque()
 
     def start(self, task: Task) -> Task:
-        """Start a task (its signals must be connected before)."""
-        self._running.add(task)
-        for sig in (task.signals.finished, task.signals.failed, task.signals.cancelled):
-            sig.connect(lambda *_a, t=task: self._running.discard(t))
-        self.pool.start(task)
+        """Start (or queue) a task; its signals must be connected before."""
+        task.signals.ended.connect(_retire)  # a module function: never cleared by the collector
+        task.signals.ended.connect(self._pump)  # a bound slot: disconnected when the runner goes
+        self._queued.append(task)
+        self._pump()
         return task
 
+    def _pump(self, _ended: object = None) -> None:
+        """Forget ended tasks and start queued ones while a thread of this runner is free."""
+        self._running = {t for t in self._running if not t.done.is_set()}
+        while self._queued and len(self._running) < self.threads:
+            task = self._queued.popleft()
+            with _LIVE_LOCK:
+                _LIVE.add(task)
+            self._running.add(task)
+            shared_pool().start(task)
+
+    def abandon(self) -> None:
+        """The owner goes away: cancel all, drop the queue, cut the signals off its slots.
+
+        Running tasks end on the shared pool at their next progress report; none of their
+        signals reaches the owner's (soon deleted) objects afterwards.
+        """
+        self._queued.clear()
+        for task in self._running:
+            task.cancel()
+            signals = task.signals
+            for sig in (signals.progress, signals.item, signals.finished, signals.failed, signals.cancelled):
+                try:
+                    sig.disconnect()
+                except TypeError:  # nothing was connected
+                    pass
+
     def wait(self, msecs: int = 5000) -> bool:
-        """Wait for the pool to drain (tests, shutdown)."""
-        return self.pool.waitForDone(msecs)
+        """Wait until this runner's tasks ended, queued ones included (tests, shutdown)."""
+        deadline = time.monotonic() + max(0, msecs) / 1000
+        while True:
+            self._pump()
+            if not self._running and not self._queued:
+                return True
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            next(iter(self._running)).done.wait(min(left, 0.05))  # releases the GIL
 
 
 # --- the jobs the viewer runs -------------------------------------------------------------------

@@ -300,8 +300,12 @@ def test_images_without_masks_or_labels_are_reported(tmp_path: Path, capsys) -> 
     images, masks, out = tmp_path / "images", tmp_path / "masks", tmp_path / "out"
     _write_image_folder(images)
     masks.mkdir()
-    assert _mia("labels", "import-masks", images, "--masks", masks) == 0
-    assert "cells.png: no mask cells.* in" in capsys.readouterr().out
+    assert _mia("labels", "import-masks", images, "--masks", masks) == 1  # nothing imported
+    captured = capsys.readouterr()
+    assert "cells.png: no mask cells.* in" in captured.out
+    assert f"no mask in {masks} matches an image of {images}" in captured.err
+    assert "--mask-suffix" not in captured.err  # no mask looks like an image name plus a suffix
+    assert not (images / "Segmentation_labels").exists()  # nothing written, no folder left behind
     assert _mia("labels", "export-masks", images, "--out", out) == 0
     assert "cells.png: no labels, skipped" in capsys.readouterr().out
     assert list(out.iterdir()) == []

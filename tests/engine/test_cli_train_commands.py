@@ -97,12 +97,15 @@ def test_predict_command(trained_model, tmp_path, capsys):
     image, truth = blob_image(rng, 100, 120, n_blobs=5)
     cv2.imwrite(str(tmp_path / "x.png"), image)
     assert main(["predict", str(result.model_dir), str(tmp_path), "--tta"]) == 0
-    assert "predicted 1 image(s)" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "predicted 1 image(s)" in out and f"labels written to {tmp_path / 'Segmentation_labels'}" in out
     pred = load_labels(label_path(tmp_path / "x.png")).to_class_map((100, 120))
     iou = np.count_nonzero((pred == 1) & (truth == 1)) / np.count_nonzero((pred == 1) | (truth == 1))
     assert iou > 0.9
     assert main(["predict", str(result.model_dir), str(tmp_path)]) == 2
-    assert "already exist" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert f"already exist in {tmp_path / 'Segmentation_labels'}, e.g. x.npz; use --force" in err
+    assert "force=True" not in err  # the command speaks of its options, not of the Python API
     assert main(["predict", str(result.model_dir), str(tmp_path), "--force", "--fov", "0,0,50,40"]) == 0
     pred = load_labels(label_path(tmp_path / "x.png")).to_class_map((100, 120))
     assert np.all(pred[40:] == -1) and np.all(pred[:, 50:] == -1)

@@ -46,7 +46,7 @@ def test_existing_labels_are_kept_without_force(trained_model, tmp_path):
     target = label_path(tmp_path / "a.png")
     assert 0 in load_labels(target).class_ids()
     before = target.read_bytes()
-    with pytest.raises(PredictionError, match=r"2 label file\(s\) already exist.*--force"):
+    with pytest.raises(PredictionError, match=r"2 label file\(s\) already exist.*force=True"):
         predict_folder(result.model_dir, tmp_path, registry=registry)
     assert target.read_bytes() == before
     predict_folder(result.model_dir, tmp_path, registry=registry, force=True)

@@ -111,5 +111,7 @@ def test_app_command_explains_a_missing_display(monkeypatch, capsys):
     for name in ("QT_QPA_PLATFORM", "DISPLAY", "WAYLAND_DISPLAY"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr("sys.platform", "linux")
+    monkeypatch.setattr("sys.argv", [".venv/bin/mia"])
     assert cli.main(["app"]) == 1
-    assert "no display" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "no display" in err and "`xvfb-run -a .venv/bin/mia`" in err  # the hint works as typed
