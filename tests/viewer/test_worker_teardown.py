@@ -120,10 +120,10 @@ def test_closing_the_window_during_a_blocked_read_neither_waits_nor_receives_it(
     real_read = images.read_image
     gate = threading.Event()
 
-    def slow_read(path):
+    def slow_read(path, *args, **kwargs):
         if "b_blobs" in str(path):
             gate.wait(10)
-        return real_read(path)
+        return real_read(path, *args, **kwargs)
 
     monkeypatch.setattr(images, "read_image", slow_read)
     QTest.keyClick(w, Qt.Key_PageDown)
