@@ -21,11 +21,11 @@ def test_slow_load_shows_progress_and_cancel_keeps_the_open_image(make_window, i
     gate = threading.Event()
     worker_threads = []
 
-    def slow_read(path):
+    def slow_read(path, *args, **kwargs):
         worker_threads.append(threading.current_thread())
         if "b_blobs" in str(path):
             gate.wait(10)
-        return real_read(path)
+        return real_read(path, *args, **kwargs)
 
     monkeypatch.setattr(images, "read_image", slow_read)
     QTest.keyClick(w, Qt.Key_PageDown)  # b_blobs.png: its read blocks
@@ -54,10 +54,10 @@ def test_a_newer_selection_wins_over_a_slower_older_load(make_window, image_fold
     real_read = images.read_image
     gate = threading.Event()
 
-    def slow_read(path):
+    def slow_read(path, *args, **kwargs):
         if "b_blobs" in str(path):
             gate.wait(10)
-        return real_read(path)
+        return real_read(path, *args, **kwargs)
 
     monkeypatch.setattr(images, "read_image", slow_read)
     w.image_list.select(image_folder / "b_blobs.png")
