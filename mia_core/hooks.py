@@ -52,8 +52,14 @@ def mia_tools() -> list["Tool"]:
 def mia_assistants() -> list["Assistant"]:
     """Return labelling assistants (GrabCut, edge detection, DEXTR ...).
 
-    Called once at load.  An assistant's ``predict(image, hints)`` is called when the user asks
-    for help on a region; it returns a boolean mask of the same height and width as ``image``.
+    Called once at load.  An assistant's ``predict(image, hints, session=None)`` is called when the
+    user asks for help on a region (the field of view); it returns a boolean mask of the same height
+    and width as ``image``.  ``session`` (:class:`mia_core.api.AssistantSession`) is created by the
+    core per image and class and dropped when either changes or on reset; an assistant that keeps
+    state between calls (GrabCut's colour models) keeps it in ``session.state``.  Bad input raises
+    :class:`mia_core.api.AssistantError`.  Tools reach assistants through
+    ``ToolContext.assistants`` (plugins never import each other) and run them through
+    ``ToolContext.run`` so the app can keep the GUI responsive.
     """
 
 
