@@ -228,3 +228,41 @@ def points_hints(points: np.ndarray, shape: tuple[int, int], radius: int = 3, ma
         foreground |= raster.brush_mask(p[None], radius, (h, w))
     return {"foreground": foreground, "background": background & ~foreground,
             "probable_foreground": probable, "iterations": 5}
+
+
+def labelled_pictures(folders: list[Any], report: Callable[[int, int], None] | None = None
+                      ) -> tuple[list[tuple[np.ndarray, Any]], list[str]]:
+    """Every labelled frame of the images in ``folders``: (8-bit RGB picture, LabelSet), and the
+    files that were skipped with why (unreadable image or label file)."""
+    from pathlib import Path
+
+    from mia_core.images import ImageReadError, list_images, read_image, to_display
+    from mia_core.label_store import LABEL_FOLDER as LABEL_GLOB, LabelStoreError, label_path, load_labels
+
+    out: list[tuple[np.ndarray, Any]] = []
+    skipped: list[str] = []
+    paths = [p for f in folders for p in list_images(Path(f))]
+    for i, path in enumerate(paths):
+        if report is not None:
+            report(i, len(paths))
+        per_frame = []
+        shared = label_path(path)
+        if not shared.is_file() and not any(path.parent.glob(f"{LABEL_GLOB}/{path.stem}_frame*.npz")):
+            continue  # no labels: do not read the image at all
+        try:
+            data = read_image(path)
+            for frame in range(data.shape[0]):
+                own = label_path(path, frame) if data.shape[0] > 1 else shared
+                lp = own if own.is_file() else shared
+                labels = load_labels(lp) if lp.is_file() else None
+                if labels is None or labels.is_empty:
+                    continue
+                picture = to_display(data[frame])
+                if picture.ndim == 2:
+                    picture = np.repeat(picture[..., None], 3, axis=2)
+                per_frame.append((np.ascontiguousarray(picture), labels.with_shape(data.shape[1:3])))
+        except (ImageReadError, LabelStoreError, OSError, ValueError) as exc:
+            skipped.append(f"{path}: {exc}")
+            continue
+        out.extend(per_frame)
+    return out, skipped

@@ -139,7 +139,7 @@ def jittered_points(mask: np.ndarray, rng: np.random.Generator, jitter: float = 
     """Extreme points as a user clicks them: each taken among the pixels within ``jitter`` of the extreme."""
     ys, xs = np.nonzero(mask)
     out = []
-    for vals, sign, axis in ((ys, 1, 1), (xs, 1, 0), (xs, -1, 0), (ys, -1, 1)):
+    for vals, sign in ((ys, 1), (xs, 1), (xs, -1), (ys, -1)):
         ext = vals.min() if sign == 1 else vals.max()
         near = np.abs(vals - ext) <= jitter
         i = rng.choice(np.nonzero(near)[0])
@@ -248,7 +248,6 @@ class Sample:
 
 def _make_step() -> Callable[..., Any]:
     """A jitted class-balanced BCE step (the paper's loss) on (B, H, W, 4) inputs, (B, H, W) targets."""
-    import jax
     import jax.numpy as jnp
     import optax
     from flax import nnx
@@ -277,7 +276,6 @@ def _make_step() -> Callable[..., Any]:
         nnx.update((model, optimizer), new)
         return float(loss)
 
-    del jax
     return step
 
 
@@ -303,7 +301,7 @@ def training_batch(samples: Sequence[Sample], config: DextrConfig, rng: np.rando
 def train_dextr(samples: Sequence[Sample], config: DextrConfig | None = None, steps: int = 2000,
                 batch: int = 4, learning_rate: float = 1e-3, seed: int = 0, registry: Any = None,
                 progress: Progress | None = None, out: str | Path | None = None) -> Any:
-    """Train DEXTR on labelled objects; returns the model (saved to ``out`` when given).
+    """Train DEXTR on labelled objects; returns (model, config) (saved to ``out`` when given).
 
     ``progress(step, steps, loss)`` is called after every step; raising inside it stops training
     (a cancel), and nothing is saved then.
@@ -374,6 +372,17 @@ class DextrAssistant:
     def available(self, folder: str | Path | None) -> bool:
         """True when ``folder`` holds a DEXTR model (it may still turn out damaged)."""
         return folder is not None and (Path(folder) / CONFIG_FILE).is_file()
+
+    def train(self, labelled: Iterable[tuple[np.ndarray, Any]], out: str | Path, steps: int = 2000,
+              input_size: int = INPUT_SIZE, width: float = 1.0, batch: int = 4, seed: int = 0,
+              progress: Progress | None = None, registry: Any = None) -> DextrConfig:
+        """Train on every contour of (8-bit RGB picture, LabelSet) pairs and save the model to ``out``."""
+        samples = [s for picture, labels in labelled for s in samples_from_labels(picture, labels)]
+        config = DextrConfig(input_size=int(input_size), width=float(width))
+        _, config = train_dextr(samples, config, steps=steps, batch=batch, seed=seed, registry=registry,
+                                progress=progress, out=out)
+        self._cache.clear()
+        return config
 
     def predict(self, image: np.ndarray, hints: dict[str, Any], session: AssistantSession | None = None) -> np.ndarray:
         """The object marked by the 4 extreme points, as a bool mask of ``image``."""
