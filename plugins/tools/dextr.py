@@ -61,7 +61,7 @@ class DextrTool(BaseTool):
 
     name = "dextr"
     label = "DEXTR (4 extreme points)"
-    shortcut = "F6"
+    shortcut = "F7"
     icon = "✥"
     modes = ("points",)
 
