@@ -211,7 +211,7 @@ def display_uint8(image: np.ndarray, levels: tuple[float, float] | None = None) 
     return np.ascontiguousarray(out)
 
 
-def points_hints(points: np.ndarray, shape: tuple[int, int], radius: int = 3, margin: int = 2) -> dict[str, Any]:
+def points_hints(points: np.ndarray, shape: tuple[int, int], radius: int = 1, margin: int = 2) -> dict[str, Any]:
     """GrabCut hints from extreme points (DEXTR's fallback): outside their bounding box (plus
     ``margin``) sure background, inside probable foreground, small discs at the points sure foreground."""
     h, w = int(shape[0]), int(shape[1])
