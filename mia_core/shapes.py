@@ -1,5 +1,8 @@
 """Generated labelled objects (ellipses, blobs, thin curved objects, touching pairs) for the
-assistants' tests, demos and benchmarks: a noisy 8-bit picture and the mask of one object in it."""
+assistants' tests, demos and benchmarks: a noisy 8-bit picture and the mask of one object in it.
+
+Objects have a bright rim and an interior anywhere between the rim and the background (as
+membrane-stained cells look), so that colour alone does not always give the object."""
 
 from __future__ import annotations
 
@@ -60,7 +63,14 @@ def make_object(kind: str, rng: np.random.Generator, size: int = 160) -> tuple[n
         other = _ellipse(shape, b[0], b[1], r, r * rng.uniform(0.75, 1.0), rng.uniform(0, 180)) & ~mask
     bg, fg = rng.uniform(30, 90), rng.uniform(140, 220)
     img = np.full(shape, bg, np.float32)
-    img[mask | other] = fg
+    # stained like cells often are: a bright rim, an interior anywhere between rim and background
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7))
+    for m in (mask, other):
+        if not m.any():
+            continue
+        inner = cv2.erode(m.astype(np.uint8), kernel).astype(bool)
+        img[m] = fg
+        img[inner] = bg + rng.uniform(0.15, 1.0) * (fg - bg)
     # a gradient and texture so colour alone is not the answer everywhere
     yy, xx = np.mgrid[:size, :size] / size
     img += 25 * (xx - 0.5) + rng.normal(0, 18, shape)

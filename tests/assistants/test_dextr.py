@@ -29,7 +29,6 @@ from mia_plugins.assistants.dextr import (
     load_dextr,
     make_input,
     save_dextr,
-    segment,
     train_dextr,
 )
 from mia_plugins.assistants.grabcut import GrabCutAssistant
@@ -98,9 +97,6 @@ def test_missing_model_says_how_to_train(tmp_path: Path) -> None:
 
 
 def test_saved_model_predicts_the_same_and_damage_is_reported(tmp_path: Path) -> None:
-    import jax
-    from flax import nnx
-
     from mia_plugins.assistants.dextr import build_network
 
     model = build_network(TINY, seed=3)
@@ -111,7 +107,6 @@ def test_saved_model_predicts_the_same_and_damage_is_reported(tmp_path: Path) ->
     x = np.random.default_rng(0).normal(size=(1, 64, 64, 4)).astype(np.float32)
     assert np.allclose(np.asarray(model(x)), np.asarray(loaded(x)), atol=1e-5)
     assert cfg.input_size == 64 and tuple(cfg.decoder_channels) == TINY.decoder_channels
-    del jax, nnx
     # damaged weights, damaged settings, missing weights
     (tmp_path / "m" / WEIGHTS_FILE).write_bytes(b"\x00garbage")
     with pytest.raises(AssistantError, match="damaged"):

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from mia_core.api import AssistantError, AssistantSession, ToolContext, PointerEvent
-from mia_core.assist import AssistantSessions, SmartMode, display_uint8, points_hints
+from mia_core.assist import AssistantSessions, SmartMode, points_hints
 from mia_core.document import LabelDocument
 from mia_core.labels import LabelSet
 from mia_core.raster import brush_mask

@@ -175,3 +175,25 @@ def test_escape_cancels_a_running_assistant_and_labels_stay(make_window, mouse_f
     w.assist.runner.wait(5000)
     QTest.qWait(50)
     assert results == [] and w.document.labels.is_empty
+
+
+def test_smart_mode_view_change_evaluates_kept_models_frozen(make_window, mouse_for, folder, assist_registry, qtbot):
+    w = make_window(folder, assist_registry)
+    mouse = mouse_for(w)
+    obj = ellipse_picture()[1]
+    w.assist.smart_action.trigger()
+    QTest.keyClick(w, Qt.Key_F2)
+    with qtbot.waitSignal(w.assist.finished, timeout=20000):
+        mouse.stroke([(100, 85), (140, 85), (140, 95), (100, 95)])
+    session = w.assist.smart.sessions.current
+    models = [m.copy() for m in session.state["models"]]
+    QTest.keyClick(w, Qt.Key_F2)
+    w.assist.smart.sessions.current.state["foreground"][:] = False  # only the models decide now
+    with qtbot.waitSignal(w.assist.finished, timeout=20000):
+        w.canvas.zoom_by(1.6)  # the view changes, no new stroke
+    assert all(np.array_equal(a, b) for a, b in zip(models, session.state["models"]))
+    view = w.assist.view()
+    x0, y0, x1, y1 = view
+    assert (x1 - x0) < W
+    cmap = class_map(w)
+    assert iou(cmap[y0:y1, x0:x1] == 1, obj[y0:y1, x0:x1]) > 0.85
