@@ -33,6 +33,9 @@ def register(subparsers: Any) -> None:
                    help="network input side in pixels, a multiple of 32 (default 512, as MIA)")
     t.add_argument("--width", type=float, default=1.0, metavar="W", help="MobileNetV2 width multiplier (default 1.0)")
     t.add_argument("--batch", type=int, default=4, metavar="N", help="objects per step (default 4)")
+    t.add_argument("--weights", default="auto", metavar="NAME",
+                   help="encoder start: weights cached by `mia weights fetch` (e.g. imagenet), 'none' for "
+                   "scratch, or 'auto' (default: ImageNet MobileNetV2 when fetched and --width is 1.0)")
     t.add_argument("--seed", type=int, default=0, metavar="N", help="random seed (default 0)")
     cli.add_disable_option(t)
     t.set_defaults(func=run_train)
@@ -75,10 +78,12 @@ def run_train(args: argparse.Namespace) -> int:
             print(f"step {step}/{steps}  loss {loss:.4f}  {time.perf_counter() - start:.0f} s", flush=True)
 
     try:
-        dextr.train(labelled, args.out, steps=args.steps, input_size=args.input_size, width=args.width,
-                    batch=args.batch, seed=args.seed, progress=progress, registry=registry)
+        config = dextr.train(labelled, args.out, steps=args.steps, input_size=args.input_size, width=args.width,
+                             batch=args.batch, seed=args.seed, progress=progress, registry=registry,
+                             weights=args.weights)
     except AssistantError as exc:
         print(f"mia dextr train: {exc}", file=sys.stderr)
         return 2
-    print(f"saved DEXTR model to {args.out}")
+    start_from = f"encoder from {config.pretrained}" if config.pretrained else "from scratch (run `mia weights fetch mobilenetv2-imagenet` for ImageNet weights)"
+    print(f"saved DEXTR model to {args.out} ({start_from})")
     return 0

@@ -164,6 +164,36 @@ def build_network(config: DextrConfig, registry: Any = None, seed: int = 0) -> A
     return arch.build(backbone, 4, 1, nnx.Rngs(seed))
 
 
+def pretrained_encoder(model: Any, config: DextrConfig, weights: str | None, registry: Any = None) -> str | None:
+    """Start the encoder from the weights registry's cached weights: ``weights`` is a name or tag
+    (``imagenet``), ``"auto"`` (ImageNet when fetched and the width is 1.0, else none) or None.
+
+    Returns the name used, or None when training starts from scratch. Named weights that are
+    missing or do not fit raise AssistantError saying how to fetch them.
+    """
+    if weights is None or weights == "none":
+        return None
+    from mia_core import weights as store
+    from mia_core.engine.pretrained import apply_encoder_weights
+
+    if registry is None:
+        from mia_core.plugins import load_plugins
+
+        registry = load_plugins()
+    wanted = "imagenet" if weights == "auto" else weights
+    try:
+        name = store.resolve(registry, config.backbone, wanted)
+        if weights == "auto" and (config.width != 1.0 or not store.is_cached(name)):
+            return None
+        arrays, _meta = store.load(name)
+        apply_encoder_weights(model.encoder, arrays, f"weights {name!r}")
+    except (store.WeightsError, ValueError, AttributeError) as exc:
+        if weights == "auto":
+            return None
+        raise AssistantError(f"DEXTR cannot start from weights {weights!r}: {exc}") from exc
+    return name
+
+
 def save_dextr(folder: str | Path, model: Any, config: DextrConfig) -> None:
     """Write the model folder (JSON settings + msgpack weights), each file atomically."""
     from mia_core.atomic import atomic_write_bytes
@@ -299,11 +329,13 @@ def training_batch(samples: Sequence[Sample], config: DextrConfig, rng: np.rando
 
 def train_dextr(samples: Sequence[Sample], config: DextrConfig | None = None, steps: int = 2000,
                 batch: int = 4, learning_rate: float = 1e-3, seed: int = 0, registry: Any = None,
-                progress: Progress | None = None, out: str | Path | None = None) -> Any:
+                progress: Progress | None = None, out: str | Path | None = None,
+                weights: str | None = None) -> Any:
     """Train DEXTR on labelled objects; returns (model, config) (saved to ``out`` when given).
 
     ``progress(step, steps, loss)`` is called after every step; raising inside it stops training
-    (a cancel), and nothing is saved then.
+    (a cancel), and nothing is saved then. ``weights`` picks the encoder's start
+    (:func:`pretrained_encoder`); the config records which.
     """
     import optax
     from flax import nnx
@@ -312,6 +344,7 @@ def train_dextr(samples: Sequence[Sample], config: DextrConfig | None = None, st
         raise AssistantError("no labelled objects to train DEXTR on: label some objects first")
     config = dataclasses.replace(config or DextrConfig())
     model = build_network(config, registry, seed)
+    config.pretrained = pretrained_encoder(model, config, weights, registry)
     schedule = optax.cosine_decay_schedule(learning_rate, max(steps, 1), alpha=0.05)
     optimizer = nnx.Optimizer(model, optax.adam(schedule), wrt=nnx.Param)
     step_fn = _make_step()
@@ -374,12 +407,13 @@ class DextrAssistant:
 
     def train(self, labelled: Iterable[tuple[np.ndarray, Any]], out: str | Path, steps: int = 2000,
               input_size: int = INPUT_SIZE, width: float = 1.0, batch: int = 4, seed: int = 0,
-              progress: Progress | None = None, registry: Any = None) -> DextrConfig:
-        """Train on every contour of (8-bit RGB picture, LabelSet) pairs and save the model to ``out``."""
+              progress: Progress | None = None, registry: Any = None, weights: str | None = "auto") -> DextrConfig:
+        """Train on every contour of (8-bit RGB picture, LabelSet) pairs and save the model to ``out``
+        (the encoder starts from ImageNet MobileNetV2 when ``mia weights fetch`` has cached it)."""
         samples = [s for picture, labels in labelled for s in samples_from_labels(picture, labels)]
         config = DextrConfig(input_size=int(input_size), width=float(width))
         _, config = train_dextr(samples, config, steps=steps, batch=batch, seed=seed, registry=registry,
-                                progress=progress, out=out)
+                                progress=progress, out=out, weights=weights)
         self._cache.clear()
         return config
 

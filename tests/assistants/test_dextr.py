@@ -205,3 +205,48 @@ def test_small_trained_dextr_segments_held_out_shapes(tmp_path: Path) -> None:
     print(f"compact shapes: DEXTR {np.mean(ours):.3f}, untrained {np.mean(fresh):.3f}, GrabCut fallback {np.mean(fallback):.3f}")
     assert np.mean(ours) > 0.8
     assert np.mean(ours) > np.mean(fresh) + 0.3
+
+
+def test_named_weights_that_are_not_cached_say_how_to_fetch(tmp_path: Path, monkeypatch) -> None:
+    from mia_plugins.assistants.dextr import build_network, pretrained_encoder
+
+    monkeypatch.setenv("MIA_CACHE_DIR", str(tmp_path / "cache"))
+    model = build_network(DextrConfig(input_size=64, width=1.0, decoder_channels=(32, 16, 16, 8, 8)))
+    cfg = DextrConfig(input_size=64)
+    assert pretrained_encoder(model, cfg, "auto") is None  # nothing fetched: scratch, no error
+    with pytest.raises(AssistantError, match="mia weights fetch"):
+        pretrained_encoder(model, cfg, "imagenet")
+
+
+def test_cached_imagenet_weights_start_the_encoder(tmp_path: Path, monkeypatch) -> None:
+    """Weights stored in the registry's layout (here random, converted as `mia weights` does) land
+    in the 4-channel encoder, the first convolution adapted to the heat-map channel."""
+    import jax
+    from flax import nnx
+
+    from mia_core import weights as store
+    from mia_core.engine.pretrained import _numpy_tree, adapt_input_channels, build_encoder
+    from mia_core.plugins import load_plugins
+    from mia_plugins.assistants.dextr import build_network, pretrained_encoder
+
+    monkeypatch.setenv("MIA_CACHE_DIR", str(tmp_path / "cache"))
+    registry = load_plugins()
+    rgb = build_encoder(registry, "mobilenetv2", 3, seed=5)
+    saved = _numpy_tree(nnx.to_pure_dict(nnx.state(rgb)))
+    store.save("mobilenetv2-imagenet", {"format": "backbone", "encoder": saved},
+               {"format": store.FORMAT, "version": store.FORMAT_VERSION, "name": "mobilenetv2-imagenet",
+                "backbone": "mobilenetv2", "normalisation": {"mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}})
+    cfg = DextrConfig(input_size=64, decoder_channels=(32, 16, 16, 8, 8))
+    model = build_network(cfg, registry)
+    assert pretrained_encoder(model, cfg, "auto", registry) == "mobilenetv2-imagenet"
+    ours = _numpy_tree(nnx.to_pure_dict(nnx.state(model.encoder)))
+    theirs = dict(jax.tree_util.tree_flatten_with_path(saved)[0])
+    adapted = 0
+    for path, value in jax.tree_util.tree_flatten_with_path(ours)[0]:
+        ref = theirs[path]
+        if value.shape != ref.shape:  # the first convolution: 4 inputs from 3
+            np.testing.assert_allclose(value, adapt_input_channels(ref, 4), rtol=1e-6)
+            adapted += 1
+        else:
+            np.testing.assert_array_equal(value, ref)
+    assert adapted == 1
