@@ -2,7 +2,7 @@
 
 Same layers, widths, BatchNorm momentum (torch 0.1 = flax 0.9), nearest up-sampling, bias-free
 convolutions before BatchNorm and a 3x3 head with bias, so both frameworks do the same work.
-Needs the optional extra ``torch``.
+Needs the optional extra ``reference``.
 """
 
 from __future__ import annotations

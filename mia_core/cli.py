@@ -15,6 +15,8 @@ COMMAND_MODULES = (
     "mia_core.commands.labels",
     "mia_core.commands.train",
     "mia_core.commands.predict",
+    "mia_core.commands.dextr",
+    "mia_core.commands.weights",
 )
 
 

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    import numpy as np
 
 from mia_core.labels import LabelSet, Points
 from mia_core.label_store import (
@@ -124,6 +127,10 @@ class LabelDocument:
     def drop_small(self, min_area: float) -> bool:
         """Delete contours smaller than ``min_area`` square pixels."""
         return self._commit(self.labels.drop_small(min_area))
+
+    def replace_class_in_box(self, box: tuple[int, int, int, int], mask: "np.ndarray", class_id: int) -> bool:
+        """An assistant's result: ``mask`` becomes the class inside ``box`` (one undoable step)."""
+        return self._commit(self.labels.replace_class_in_box(box, mask, class_id, self._inner_contours))
 
     def replace(self, labels: LabelSet) -> bool:
         """Replace every contour (a prediction, an import) as one undoable step."""

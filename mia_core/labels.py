@@ -228,6 +228,26 @@ class LabelSet:
             fill_class=None if (inner_contours or erase) else class_id,
         )
 
+    def replace_class_in_box(
+        self, box: tuple[int, int, int, int], mask: np.ndarray, class_id: int, inner_contours: bool = True
+    ) -> "LabelSet":
+        """Make ``mask`` ((y1-y0, x1-x0) bool) the class's pixels inside ``box``; outside stays as it is.
+
+        Mask pixels are taken from other classes (like drawing); this is how an assistant's result
+        replaces the class in the field of view.
+        """
+        x0, y0, x1, y1 = (int(v) for v in box)
+        mask = np.asarray(mask, dtype=bool)
+        if mask.shape != (y1 - y0, x1 - x0):
+            raise ValueError(f"mask shape {mask.shape} does not match box {box}")
+
+        def apply(r: np.ndarray, off: tuple[int, int]) -> None:
+            view = r[y0 + off[1] : y1 + off[1], x0 + off[0] : x1 + off[0]]
+            view[view == class_id] = EMPTY
+            view[mask] = class_id
+
+        return self._edit((x0, y0, x1, y1), apply, fill_class=None if inner_contours else class_id)
+
     def assign_class(self, x: float, y: float, class_id: int) -> "LabelSet":
         """Give the contour under (x, y) the class ``class_id`` (it merges with touching ones)."""
         i = self.contour_at(x, y)

@@ -39,6 +39,7 @@ _OPTIONS = {
     "class_weights": "class_weights",
     "early_stop": "early_stopping",
     "seed": "seed",
+    "weights": "weights",
 }
 
 
@@ -56,6 +57,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--out", required=True, metavar="MODEL_DIR", help="folder the model is saved in")
     p.add_argument("--arch", metavar="NAME", help="architecture (default unet)")
     p.add_argument("--backbone", metavar="NAME", help="encoder (default resnet18; plain is the lightest)")
+    p.add_argument("--weights", metavar="NAME", help="start the encoder from pretrained weights, e.g. imagenet "
+                   "(fetch them first: mia weights list / fetch)")
     p.add_argument("--loss", metavar="NAME", help="cross_entropy (default), focal, kl_divergence, dice")
     p.add_argument("--metric", metavar="NAME", help="validation metric: iou (default), pixel_accuracy")
     p.add_argument("--epochs", type=int, metavar="N", help="number of epochs (default 30)")

@@ -50,6 +50,7 @@ class ModelInfo:
     metric: str = ""
     metric_value: float | None = None
     train: dict[str, Any] = field(default_factory=dict)  # the TrainConfig of the run
+    input_normalisation: dict[str, Any] | None = None  # a pretrained encoder's mean/std/order ("encoder")
     format: str = FORMAT
     version: int = FORMAT_VERSION
 

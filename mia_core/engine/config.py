@@ -19,7 +19,7 @@ SIZE_MULTIPLE = 32
 OPTIMIZERS = ("adam", "adamw", "sgd-nesterov")
 SCHEDULES = ("constant", "step", "reduce-on-plateau")
 CLASS_WEIGHTS = ("none", "inverse-frequency", "manual")
-NORMALISATIONS = ("per-image", "min-max")
+NORMALISATIONS = ("per-image", "min-max", "encoder")
 
 
 class ConfigError(ValueError):
@@ -90,6 +90,10 @@ class TrainConfig:
     val_folder: str | None = None
     max_val_patches: int = 64
     normalisation: str = "per-image"
+    # pretrained encoder weights ("imagenet", a weights name, or None for a random start); their
+    # input normalisation is copied into ``input_normalisation`` and ``normalisation`` becomes "encoder"
+    weights: str | None = None
+    input_normalisation: dict[str, Any] | None = None
     class_weights: str = "none"
     manual_class_weights: tuple[float, ...] = ()
     separate_contours: bool = False  # U-Net border weights between touching objects
@@ -147,6 +151,11 @@ class TrainConfig:
                 raise ConfigError(
                     f"setting 'manual_class_weights' must hold finite numbers >= 0, got {self.manual_class_weights!r}"
                 )
+        if self.weights is not None and (not isinstance(self.weights, str) or not self.weights):
+            raise ConfigError(f"setting 'weights' must be a weights name or null, got {self.weights!r}")
+        if self.normalisation == "encoder" and not isinstance(self.input_normalisation, dict):
+            raise ConfigError("setting 'normalisation' is 'encoder' but no 'input_normalisation' is set "
+                              "(it comes from --weights)")
         for name in ("architecture", "backbone", "loss", "metric"):
             if not isinstance(getattr(self, name), str) or not getattr(self, name):
                 raise ConfigError(f"setting '{name}' must be a component name, got {getattr(self, name)!r}")

@@ -10,6 +10,7 @@ import glob
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -52,8 +53,16 @@ class TrainingData:
     val_is_train: bool  # no held-out images: validation runs on the training images
 
 
-def normalise(frame: np.ndarray, method: str = "per-image") -> np.ndarray:
-    """Scale one frame to float32 (H, W, C) by its own statistics, so 8- and 16-bit images agree."""
+def normalise(frame: np.ndarray, method: str = "per-image", encoder: dict[str, Any] | None = None) -> np.ndarray:
+    """Scale one frame to float32 (H, W, C) by its own statistics, so 8- and 16-bit images agree.
+
+    ``"encoder"`` prepares input for a pretrained encoder: 8-bit values as they are (other images
+    stretched to 0..255 between their minimum and maximum), then ``(x - mean) / std`` with the
+    encoder's ``encoder`` normalisation (channel order flipped for BGR; a grey image uses the channel
+    averages, matching the summed RGB filters of the first convolution).
+    """
+    if method == "encoder":
+        return _encoder_normalise(frame, encoder)
     x = np.asarray(frame, dtype=np.float32)
     if x.ndim == 2:
         x = x[:, :, None]
@@ -70,12 +79,33 @@ def normalise(frame: np.ndarray, method: str = "per-image") -> np.ndarray:
     raise ValueError(f"unknown normalisation {method!r}")
 
 
+def _encoder_normalise(frame: np.ndarray, encoder: dict[str, Any] | None) -> np.ndarray:
+    """The ``"encoder"`` normalisation of :func:`normalise`."""
+    if not encoder:
+        raise ValueError("the 'encoder' normalisation needs the encoder's mean and std")
+    raw = np.asarray(frame)
+    x = raw.astype(np.float32)
+    if x.ndim == 2:
+        x = x[:, :, None]
+    if raw.dtype != np.uint8:
+        lo, hi = float(x.min()), float(x.max())
+        x = (x - lo) * (255.0 / (hi - lo)) if hi > lo else np.zeros_like(x)
+    mean = np.asarray(encoder["mean"], np.float32)
+    std = np.asarray(encoder["std"], np.float32)
+    if x.shape[2] == 3 and encoder.get("order", "RGB") == "BGR":
+        x = x[:, :, ::-1]
+    if x.shape[2] != mean.size:
+        mean, std = np.full(x.shape[2], mean.mean(), np.float32), np.full(x.shape[2], std.mean(), np.float32)
+    return ((x - mean) / std).astype(np.float32)
+
+
 def frame_channels(frame: np.ndarray) -> int:
     """Number of channels of a (H, W) or (H, W, C) frame."""
     return 1 if frame.ndim == 2 else int(frame.shape[-1])
 
 
-def load_labelled_images(folder: str | Path, normalisation: str = "per-image") -> list[LabelledImage]:
+def load_labelled_images(folder: str | Path, normalisation: str = "per-image",
+                         encoder: dict[str, Any] | None = None) -> list[LabelledImage]:
     """Every labelled image (or stack frame) in ``folder``; images without labels are skipped."""
     from mia_core.images import ImageReadError, image_shape, list_images, read_image
     from mia_core.label_store import LabelFileError
@@ -110,7 +140,7 @@ def load_labelled_images(folder: str | Path, normalisation: str = "per-image") -
         for frame, labels in labelled:
             for index in range(frames) if frame is None and frames > 1 else [frame or 0]:
                 sample_frame = index if frames > 1 else None
-                out.append(_sample(path, sample_frame, pixels[index], labels, normalisation))
+                out.append(_sample(path, sample_frame, pixels[index], labels, normalisation, encoder))
     return out
 
 
@@ -138,7 +168,8 @@ def _labels_of(path: Path, frames: int) -> list[tuple[int | None, object]]:
     return [(None, labels)] if not labels.is_empty else []
 
 
-def _sample(path: Path, frame: int | None, pixels: np.ndarray, labels, normalisation: str) -> LabelledImage:
+def _sample(path: Path, frame: int | None, pixels: np.ndarray, labels, normalisation: str,
+            encoder: dict[str, Any] | None = None) -> LabelledImage:
     """Build one sample: normalised image, training targets and foreground objects."""
     shape = pixels.shape[:2]
     target = labels.to_class_map(shape).astype(np.int16)
@@ -146,7 +177,7 @@ def _sample(path: Path, frame: int | None, pixels: np.ndarray, labels, normalisa
         target[target == IGNORED] = 0  # no background drawn: everything unlabelled is background
     instances = labels.to_instance_map(shape)
     instances[target <= 0] = 0
-    return LabelledImage(path, frame, normalise(pixels, normalisation), target, instances)
+    return LabelledImage(path, frame, normalise(pixels, normalisation, encoder), target, instances)
 
 
 def split_by_image(
@@ -204,12 +235,12 @@ def weigh(samples: list[LabelledImage], table: np.ndarray, config: TrainConfig) 
 
 def prepare_training_data(folder: str | Path, config: TrainConfig) -> TrainingData:
     """Load, check, split and weigh the labelled images of ``folder`` (and ``config.val_folder``)."""
-    samples = load_labelled_images(folder, config.normalisation)
+    samples = load_labelled_images(folder, config.normalisation, config.input_normalisation)
     if not samples:
         raise TrainingDataError(f"no labelled images in {folder}: draw some labels first")
     if config.val_folder:
         train = samples
-        val = load_labelled_images(config.val_folder, config.normalisation)
+        val = load_labelled_images(config.val_folder, config.normalisation, config.input_normalisation)
         if not val:
             raise TrainingDataError(f"no labelled images in the validation folder {config.val_folder}")
     else:

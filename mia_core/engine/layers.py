@@ -33,18 +33,35 @@ def same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:
     return total // 2, total - total // 2
 
 
-def _conv(x: jax.Array, w: jax.Array, stride: int, groups: int) -> jax.Array:
-    """Plain lax convolution with SAME padding (the reference the custom gradient must match)."""
-    pads = [same_padding(x.shape[1], w.shape[0], stride), same_padding(x.shape[2], w.shape[1], stride)]
+#: A layer's padding: "same" (TensorFlow/lax SAME, output = ceil(size / stride)) or an int p
+#: (p zeros on every side, as PyTorch's ``padding=p``: what converted torchvision/timm weights need).
+Padding = str | int
+
+
+def axis_padding(size: int, kernel: int, stride: int, padding: Padding = "same") -> tuple[int, int]:
+    """(low, high) padding of one axis for a :data:`Padding` value."""
+    if padding == "same":
+        return same_padding(size, kernel, stride)
+    if isinstance(padding, int) and padding >= 0:
+        return padding, padding
+    raise ValueError(f"padding must be 'same' or a non-negative int, got {padding!r}")
+
+
+def _conv(x: jax.Array, w: jax.Array, stride: int, groups: int, padding: Padding = "same") -> jax.Array:
+    """Plain lax convolution (the reference the custom gradient must match)."""
+    pads = [axis_padding(x.shape[1], w.shape[0], stride, padding),
+            axis_padding(x.shape[2], w.shape[1], stride, padding)]
     return lax.conv_general_dilated(
         x, w, (stride, stride), pads, dimension_numbers=_DIMENSIONS, feature_group_count=groups
     )
 
 
-def _shifted_inputs(x: jax.Array, kh: int, kw: int, stride: int, out_hw: tuple[int, int]):
+def _shifted_inputs(
+    x: jax.Array, kh: int, kw: int, stride: int, out_hw: tuple[int, int], padding: Padding = "same"
+):
     """Yield (i, j, x_shift): the input pixels that kernel tap (i, j) multiplies, shaped like dy."""
-    ph = same_padding(x.shape[1], kh, stride)
-    pw = same_padding(x.shape[2], kw, stride)
+    ph = axis_padding(x.shape[1], kh, stride, padding)
+    pw = axis_padding(x.shape[2], kw, stride, padding)
     xp = jnp.pad(x, ((0, 0), ph, pw, (0, 0))) if any(ph + pw) else x
     ho, wo = out_hw
     for i in range(kh):
@@ -76,14 +93,16 @@ def _block_rows(out_h: int, out_w: int) -> int:
     return max(r for r in range(1, min(want, out_h) + 1) if out_h % r == 0)
 
 
-def _blocked_weight_grad(x: jax.Array, dy: jax.Array, kh: int, kw: int, stride: int) -> jax.Array:
+def _blocked_weight_grad(
+    x: jax.Array, dy: jax.Array, kh: int, kw: int, stride: int, padding: Padding = "same"
+) -> jax.Array:
     """Kernel gradient streamed over blocks of output rows: each block's im2col columns
     (pixels x kh*kw*C) stay in cache and meet its dy rows in one matrix product, accumulated by
     two independent ``lax.scan`` loops (one per core). XLA instead materialises transposed
     copies of x and dy and runs a "backward filter" convolution far below matmul speed."""
     b, h, w, c = x.shape
     _, ho, wo, o = dy.shape
-    ph, pw = same_padding(h, kh, stride), same_padding(w, kw, stride)
+    ph, pw = axis_padding(h, kh, stride, padding), axis_padding(w, kw, stride, padding)
     xp = jnp.pad(x, ((0, 0), ph, pw, (0, 0)))
     rows = _block_rows(ho, wo)
     in_rows = (rows - 1) * stride + kh
@@ -116,7 +135,10 @@ def _blocked_weight_grad(x: jax.Array, dy: jax.Array, kh: int, kw: int, stride: 
     return result.reshape(kh, kw, c, o)
 
 
-def _weight_grad(x: jax.Array, dy: jax.Array, w_shape: tuple[int, ...], stride: int, groups: int):
+def _weight_grad(
+    x: jax.Array, dy: jax.Array, w_shape: tuple[int, ...], stride: int, groups: int,
+    padding: Padding = "same",
+):
     """Kernel gradient by the method :data:`WEIGHT_GRADIENT` picks; None = let XLA do it."""
     kh, kw, cin_g, cout = w_shape
     out_hw = dy.shape[1:3]
@@ -127,40 +149,43 @@ def _weight_grad(x: jax.Array, dy: jax.Array, w_shape: tuple[int, ...], stride: 
     if groups == 1:
         fits = cout >= _MIN_BLOCKED_OUT_CHANNELS and out_hw[0] * out_hw[1] >= _MIN_BLOCKED_OUT_PIXELS
         if method == "blocked" or (method == "auto" and fits):
-            return _blocked_weight_grad(x, dy, kh, kw, stride)
+            return _blocked_weight_grad(x, dy, kh, kw, stride, padding)
         if method == "taps":
             taps = [
                 jnp.einsum("bhwc,bhwo->co", xs, dy, preferred_element_type=acc)
-                for _, _, xs in _shifted_inputs(x, kh, kw, stride, out_hw)
+                for _, _, xs in _shifted_inputs(x, kh, kw, stride, out_hw, padding)
             ]
             return jnp.stack(taps).reshape(kh, kw, cin_g, cout)
         return None
     if cin_g == 1 and groups == x.shape[3] == cout:  # depthwise: one fused multiply-sum per tap
         taps = [
             jnp.sum(xs.astype(acc) * dy.astype(acc), axis=(0, 1, 2))
-            for _, _, xs in _shifted_inputs(x, kh, kw, stride, out_hw)
+            for _, _, xs in _shifted_inputs(x, kh, kw, stride, out_hw, padding)
         ]
         return jnp.stack(taps).reshape(kh, kw, 1, cout)
     return None
 
 
-@partial(jax.custom_vjp, nondiff_argnums=(2, 3))
-def conv2d(x: jax.Array, w: jax.Array, stride: int = 1, groups: int = 1) -> jax.Array:
-    """SAME-padded NHWC x HWIO convolution with a fast weight gradient on XLA:CPU."""
-    return _conv(x, w, stride, groups)
+@partial(jax.custom_vjp, nondiff_argnums=(2, 3, 4))
+def conv2d(
+    x: jax.Array, w: jax.Array, stride: int = 1, groups: int = 1, padding: Padding = "same"
+) -> jax.Array:
+    """NHWC x HWIO convolution (SAME-padded unless told, see :data:`Padding`) with a fast
+    weight gradient on XLA:CPU."""
+    return _conv(x, w, stride, groups, padding)
 
 
-def _conv2d_fwd(x, w, stride, groups):
-    return _conv(x, w, stride, groups), (x, w)
+def _conv2d_fwd(x, w, stride, groups, padding):
+    return _conv(x, w, stride, groups, padding), (x, w)
 
 
-def _conv2d_bwd(stride, groups, residuals, dy):
+def _conv2d_bwd(stride, groups, padding, residuals, dy):
     x, w = residuals
-    _, input_vjp = jax.vjp(lambda xx: _conv(xx, w, stride, groups), x)
+    _, input_vjp = jax.vjp(lambda xx: _conv(xx, w, stride, groups, padding), x)
     (dx,) = input_vjp(dy)
-    dw = _weight_grad(x, dy, w.shape, stride, groups)
+    dw = _weight_grad(x, dy, w.shape, stride, groups, padding)
     if dw is None:  # XLA's own kernel gradient is the better (or only) choice here
-        _, kernel_vjp = jax.vjp(lambda ww: _conv(x, ww, stride, groups), w)
+        _, kernel_vjp = jax.vjp(lambda ww: _conv(x, ww, stride, groups, padding), w)
         (dw,) = kernel_vjp(dy)
     return dx, dw.astype(w.dtype)
 
@@ -181,7 +206,8 @@ def _normal(key: jax.Array, shape: tuple[int, ...], std: float) -> jax.Array:
 
 
 class Conv2d(nnx.Module):
-    """SAME-padded 2-D convolution on NHWC tensors using :func:`conv2d` (He-normal kernel init)."""
+    """2-D convolution on NHWC tensors using :func:`conv2d` (He-normal kernel init); SAME-padded
+    unless ``padding`` says otherwise (an int p pads as PyTorch's ``padding=p``)."""
 
     def __init__(
         self,
@@ -192,9 +218,11 @@ class Conv2d(nnx.Module):
         use_bias: bool = True,
         *,
         groups: int = 1,
+        padding: Padding = "same",
         dtype: Any = None,
         rngs: nnx.Rngs,
     ) -> None:
+        axis_padding(1, kernel_size, stride, padding)  # refuse a bad value now, not at first call
         if in_features % groups or out_features % groups:
             raise ValueError(
                 f"Conv2d: in_features {in_features} and out_features {out_features} "
@@ -205,6 +233,7 @@ class Conv2d(nnx.Module):
         self.kernel_size = kernel_size
         self.stride = stride
         self.groups = groups
+        self.padding = padding
         self.dtype = dtype
         fan_in = kernel_size * kernel_size * in_features // groups
         std = math.sqrt(2.0 / fan_in)
@@ -216,7 +245,7 @@ class Conv2d(nnx.Module):
         w = self.kernel[...]
         if self.dtype is not None:
             x, w = x.astype(self.dtype), w.astype(self.dtype)
-        y = conv2d(x, w, self.stride, self.groups)
+        y = conv2d(x, w, self.stride, self.groups, self.padding)
         if self.bias is not None:
             y = y + self.bias[...].astype(y.dtype)
         return y
@@ -306,22 +335,27 @@ def batch_norm(features: int, rngs: nnx.Rngs) -> BatchNorm:
     return BatchNorm(features, momentum=BN_MOMENTUM, epsilon=1e-5, rngs=rngs)
 
 
-def max_pool(x: jax.Array, window: int = 2, stride: int | None = None) -> jax.Array:
-    """Max-pool NHWC with SAME padding; the common 2x2/2 case is a reshape (cheap gradient)."""
+def max_pool(
+    x: jax.Array, window: int = 2, stride: int | None = None, padding: Padding = "same"
+) -> jax.Array:
+    """Max-pool NHWC (SAME padding unless told: an int p pads p with -inf as PyTorch's
+    ``MaxPool2d(padding=p)``); the common 2x2/2 case is a reshape (cheap gradient)."""
     stride = window if stride is None else stride
     b, h, w, c = x.shape
-    if window == stride and h % window == 0 and w % window == 0:
+    if window == stride and h % window == 0 and w % window == 0 and padding in ("same", 0):
         return x.reshape(b, h // window, window, w // window, window, c).max(axis=(2, 4))
-    return _window_max(x, window, stride)
+    return _window_max(x, window, stride, padding)
 
 
-def _window_taps(x: jax.Array, window: int, stride: int) -> tuple[jax.Array, list[jax.Array]]:
+def _window_taps(
+    x: jax.Array, window: int, stride: int, padding: Padding = "same"
+) -> tuple[jax.Array, list[jax.Array]]:
     """The -inf-padded input and, per window position (row-major), the strided slice of it
     that position sees, each shaped like the pooled output."""
     b, h, w, c = x.shape
-    ph, pw = same_padding(h, window, stride), same_padding(w, window, stride)
+    ph, pw = axis_padding(h, window, stride, padding), axis_padding(w, window, stride, padding)
     xp = jnp.pad(x, ((0, 0), ph, pw, (0, 0)), constant_values=-jnp.inf)
-    oh, ow = -(-h // stride), -(-w // stride)
+    oh, ow = (xp.shape[1] - window) // stride + 1, (xp.shape[2] - window) // stride + 1
     taps = [
         lax.slice(xp, (0, i, j, 0), (b, i + (oh - 1) * stride + 1, j + (ow - 1) * stride + 1, c),
                   (1, stride, stride, 1))
@@ -331,16 +365,16 @@ def _window_taps(x: jax.Array, window: int, stride: int) -> tuple[jax.Array, lis
     return xp, taps
 
 
-@partial(jax.custom_vjp, nondiff_argnums=(1, 2))
-def _window_max(x: jax.Array, window: int, stride: int) -> jax.Array:
+@partial(jax.custom_vjp, nondiff_argnums=(1, 2, 3))
+def _window_max(x: jax.Array, window: int, stride: int, padding: Padding) -> jax.Array:
     """SAME max-pool as an element-wise max of shifted slices; its gradient goes to the first
     maximum of each window, as ``reduce_window``'s, without XLA's select-and-scatter
     (benchmarks/README.md)."""
-    return reduce(jnp.maximum, _window_taps(x, window, stride)[1])
+    return reduce(jnp.maximum, _window_taps(x, window, stride, padding)[1])
 
 
-def _window_max_fwd(x, window, stride):
-    _, taps = _window_taps(x, window, stride)
+def _window_max_fwd(x, window, stride, padding):
+    _, taps = _window_taps(x, window, stride, padding)
     out = reduce(jnp.maximum, taps)
     # which window position (row-major) holds the first maximum: computed once here and kept
     # (one byte per output), because recomputing it from x inside each tap's gradient made
@@ -375,13 +409,18 @@ def _scatter_taps(parts: list[jax.Array], window: int, stride: int, axis: int) -
     return stacked.reshape(shape[:axis] + [shape[axis] * stride] + shape[axis + 2 :])
 
 
-def _window_max_bwd(window, stride, residuals, dy):
+def _window_max_bwd(window, stride, padding, residuals, dy):
     winner, shape = residuals
-    ph, pw = same_padding(shape[1], window, stride), same_padding(shape[2], window, stride)
+    ph = axis_padding(shape[1], window, stride, padding)
+    pw = axis_padding(shape[2], window, stride, padding)
     zero = jnp.zeros((), dy.dtype)
     taps = [jnp.where(winner == index, dy, zero) for index in range(window * window)]
     rows = [_scatter_taps(taps[j::window], window, stride, axis=1) for j in range(window)]
     dxp = _scatter_taps(rows, window, stride, axis=2)
+    # input rows/columns past the last window (floor-mode pooling) get no gradient
+    short_h, short_w = ph[0] + shape[1] - dxp.shape[1], pw[0] + shape[2] - dxp.shape[2]
+    if short_h > 0 or short_w > 0:
+        dxp = jnp.pad(dxp, ((0, 0), (0, max(short_h, 0)), (0, max(short_w, 0)), (0, 0)))
     return (dxp[:, ph[0] : ph[0] + shape[1], pw[0] : pw[0] + shape[2]],)
 
 
@@ -468,10 +507,12 @@ class ConvBNReLU(nnx.Module):
         groups: int = 1,
         relu6: bool = False,
         activation: bool = True,
+        padding: Padding = "same",
         rngs: nnx.Rngs,
     ) -> None:
         self.conv = Conv2d(
-            in_features, out_features, kernel_size, stride, use_bias=False, groups=groups, rngs=rngs
+            in_features, out_features, kernel_size, stride, use_bias=False, groups=groups,
+            padding=padding, rngs=rngs,
         )
         self.bn = batch_norm(out_features, rngs)
         self.relu6 = relu6

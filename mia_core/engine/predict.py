@@ -146,7 +146,7 @@ def predict_frame(
             "images; predict on images of the kind it was trained on"
         )
     tiles = (tiles or TileSettings()).checked()
-    image = normalise(frame, info.normalisation)
+    image = normalise(frame, info.normalisation, info.input_normalisation)
     h, w = image.shape[:2]
     out = np.full((h, w), -1, np.int16)
     if fov is None:

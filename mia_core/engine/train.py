@@ -137,6 +137,37 @@ def _clear_model_folder(out: Path) -> None:
         shutil.rmtree(out / ckpt.CHECKPOINT_DIR)
 
 
+def pretrained_start(registry: Any, config: TrainConfig) -> tuple[dict[str, Any], TrainConfig]:
+    """The cached encoder weights ``config.weights`` names, and the config with their input normalisation."""
+    from mia_core import weights as store
+
+    if registry is None:
+        from mia_core.plugins import load_plugins
+
+        registry = load_plugins()
+    try:
+        name = store.resolve(registry, config.backbone, config.weights)
+        arrays, meta = store.load(name)
+    except store.WeightsError as exc:
+        raise ConfigError(str(exc)) from None
+    if arrays.get("format") != "backbone":
+        raise ConfigError(f"weights {name!r} are not encoder weights")
+    return arrays, config.replace(normalisation="encoder", input_normalisation=meta["normalisation"])
+
+
+def start_from_pretrained(model: nnx.Module, arrays: dict[str, Any], config: TrainConfig) -> None:
+    """Load pretrained weights into the model's ``encoder`` (first convolution adapted to the channels)."""
+    from mia_core.engine.pretrained import apply_encoder_weights
+
+    encoder = getattr(model, "encoder", None)
+    if encoder is None:
+        raise ConfigError(f"architecture {config.architecture} keeps no 'encoder' to load weights {config.weights!r} into")
+    try:
+        apply_encoder_weights(encoder, arrays, f"weights {config.weights!r}")
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+
+
 def train_folder(
     folder: str | Path,
     config: TrainConfig,
@@ -159,6 +190,9 @@ def train_folder(
 
             registry = load_plugins()
         check_component_names(config, registry)
+    pretrained = None
+    if config.weights and not resume:
+        pretrained, config = pretrained_start(registry, config)
     data = prepare_training_data(folder, config)
     if resume:
         saved = ckpt.read_model_info(out_dir)
@@ -169,6 +203,8 @@ def train_folder(
             )
     make = components or (lambda c, k, ch: resolve_components(c, k, ch, registry))
     parts = make(config, data.num_classes, data.in_channels)
+    if pretrained is not None:
+        start_from_pretrained(parts.model, pretrained, config)
     return train(data, config, out_dir, parts, progress=progress, stop=stop, resume=resume, overwrite=overwrite)
 
 
@@ -196,6 +232,7 @@ def train(
     info = ckpt.ModelInfo(
         config.architecture, config.backbone, k, data.in_channels, ckpt.default_class_names(config, k),
         config.normalisation, config.patch_size, metric=parts.metric_name, train=config.to_dict(),
+        input_normalisation=config.input_normalisation,
     )
     optimizer = nnx.Optimizer(model, make_optimizer(config), wrt=nnx.Param)
     schedule = LearningRateSchedule(config)

@@ -13,7 +13,8 @@ from mia_core.viewer.predict_actions import build_model_menu
 
 #: Keys that are not menu items, for the help text and docs/app.md.
 KEYS = (
-    ("F1-F6", "select a tool (drag, draw, polygon, assign, brush, delete)"),
+    ("F1-F7", "select a tool (drag, draw, polygon, assign, brush, delete, DEXTR)"),
+    ("Ctrl+M", "Smart mode on / off (strokes become GrabCut hints)"),
     ("Space", "switch between the drag tool and the last tool"),
     ("right click", "tool mode (add / delete / slice; expand / erase); closes a polygon"),
     ("wheel", "zoom (drag tool) / brush size (brush tool)"),
@@ -23,7 +24,7 @@ KEYS = (
     ("Ctrl+Z", "undo"),
     ("Ctrl+Shift+Z, Ctrl+Y", "redo"),
     ("Ctrl+0", "fit the image to the window"),
-    ("Escape", "drop the stroke or polygon in progress"),
+    ("Escape", "drop the stroke, polygon or DEXTR points in progress; cancel a running assistant"),
 )
 
 
@@ -82,6 +83,7 @@ def build_actions(window: "object") -> Actions:
     view.addAction(acts.fit)
     view.addAction(acts.show_contours)
     build_model_menu(w, menu.addMenu("&Model"))
+    w.assist.build_menu(menu.addMenu("&Assist"))
     help_menu = menu.addMenu("&Help")
     help_menu.addAction(acts.plugin_errors)
     keys_action = help_menu.addAction("Keys…")
@@ -97,7 +99,7 @@ def build_actions(window: "object") -> Actions:
     key(Qt.Key_PageUp, lambda: w.image_list.step(-1))
     key(Qt.Key_Period, lambda: w.frame_slider.step(1))
     key(Qt.Key_Comma, lambda: w.frame_slider.step(-1))
-    key(Qt.Key_Escape, w.tools.cancel)
+    key(Qt.Key_Escape, w.escape)
     for digit in range(10):
         key(Qt.Key_0 + digit, lambda d=digit: w.class_panel.set_active(d))
     return acts

@@ -23,6 +23,7 @@ from mia_core.document import LabelDocument
 from mia_core.label_store import LabelStoreError
 from mia_core.labels import LabelSet
 from mia_core.viewer.actions import KEYS, build_actions
+from mia_core.viewer.assist_control import AssistControl
 from mia_core.viewer.canvas import Canvas
 from mia_core.viewer.class_panel import ClassPanel
 from mia_core.viewer.frame_slider import FrameSlider
@@ -100,9 +101,11 @@ class MainWindow(QMainWindow):
         self.tools = ToolController(tools, self.tool_context, self)
         self.canvas.handler = self.tools
         self.models = ModelControl(self)  # Model menu: training and predictions
+        self.assist = AssistControl(self)  # Assist menu: Smart mode, DEXTR
         self.actions_ = build_actions(self)
         for a in (self.actions_.undo, self.actions_.redo, self.actions_.reset, self.actions_.fit):
             self.options.addAction(a)
+        self.options.addAction(self.assist.smart_action)
         self.options.inner.setChecked(self.settings.inner_contours)
 
         self._connect()
@@ -309,12 +312,17 @@ class MainWindow(QMainWindow):
         """What the active tool edits: None while no image is open."""
         if self.document is None:
             return None
-        return ToolContext(
+        return self.assist.extend(ToolContext(
             document=self.document,
             active_class=self.class_panel.active_class,
             image=self.current_frame(),
             settings={"inner_contours": self.options.inner.isChecked(), "frame": self.frame},
-        )
+        ))
+
+    def escape(self) -> None:
+        """Escape: drop the stroke in progress and cancel a running assistant."""
+        self.tools.cancel()
+        self.assist.cancel()
 
     def _labels_changed(self, doc: LabelDocument, labels: LabelSet) -> None:
         """Every saved change of any document: redraw if it is on screen, update the list."""
@@ -377,6 +385,7 @@ class MainWindow(QMainWindow):
         )
         if answer == QMessageBox.Yes:
             self._run_edit("Reset", lambda: self.document.reset())
+            self.assist.reset()
 
     def set_inner_contours(self, on: bool) -> None:
         """The Inner contours switch: off fills every hole of this image at once (one undo step)."""
@@ -405,7 +414,8 @@ class MainWindow(QMainWindow):
         self.toolbar.show_tool(name)
         self.options.show_tool(tool)
         self.canvas.setCursor(Qt.OpenHandCursor if getattr(tool, "navigates", False) else Qt.CrossCursor)
-        self.status.info(f"Tool: {getattr(tool, 'label', name)}")
+        status_text = getattr(tool, "status_text", None)  # optional: what the tool expects first
+        self.status.info(status_text() if callable(status_text) else f"Tool: {getattr(tool, 'label', name)}")
 
     def _size_changed(self, size: int) -> None:
         self.options.show_size(size)
@@ -461,6 +471,7 @@ class MainWindow(QMainWindow):
         self.settings.window_state = bytes(self.saveState().toBase64()).decode()
         self._save_settings()
         self.models.shutdown()
+        self.assist.cancel(quiet=True)
         # no wait: a read still running ends on the shared pool, its results cut off
         self.loader.abandon()
         self.scanner.abandon()

@@ -19,6 +19,20 @@ _SETTINGS = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96,
              (6, 160, 3, 2), (6, 320, 1, 1))
 # index in ``features`` whose output is the feature map of each stride
 _TAPS = {1: 2, 3: 4, 6: 8, 13: 16, 18: 32}
+# torchvision's MobileNetV2 keys -> ours: its Conv2dNormActivation children 0/1 are our conv/bn;
+# the projection (a bare conv and BatchNorm, indices 1/2 in block 1, 2/3 elsewhere) is our last
+# ConvBNReLU without activation
+TORCHVISION_RENAME: tuple[tuple[str, str | None], ...] = (
+    (r"^classifier\.", None),
+    (r"^features\.(\d+)\.conv\.(\d)\.0\.", r"features.\1.conv.\2.conv."),
+    (r"^features\.(\d+)\.conv\.(\d)\.1\.", r"features.\1.conv.\2.bn."),
+    (r"^features\.1\.conv\.1\.weight$", r"features.1.conv.1.conv.weight"),
+    (r"^features\.1\.conv\.2\.", r"features.1.conv.1.bn."),
+    (r"^features\.(\d+)\.conv\.2\.weight$", r"features.\1.conv.2.conv.weight"),
+    (r"^features\.(\d+)\.conv\.3\.", r"features.\1.conv.2.bn."),
+    (r"^features\.(\d+)\.0\.", r"features.\1.conv."),
+    (r"^features\.(\d+)\.1\.", r"features.\1.bn."),
+)
 
 
 @dataclass(frozen=True)
@@ -32,6 +46,13 @@ class MobileNetV2Backbone:
     def build(self, in_channels: int, rngs: Any) -> Any:
         """Create the encoder module; Flax is imported only now so plugin loading stays fast."""
         return _network_class()(in_channels, self.width, rngs=rngs)
+
+    def state_dict_rename(self, fmt: str = "torchvision") -> tuple[tuple[str, str | None], ...]:
+        """Regex pairs taking a ``fmt`` state dict's keys to this encoder's names (for
+        ``mia_core.engine.state_dict.load_state_dict``); the classifier is dropped."""
+        if fmt != "torchvision":
+            raise ValueError(f"{self.name}: unknown state dict format {fmt!r}; known: torchvision")
+        return TORCHVISION_RENAME
 
 
 @functools.cache
@@ -49,9 +70,11 @@ def _network_class() -> type:
             hidden = cin * expand
             layers = []
             if expand != 1:
-                layers.append(ConvBNReLU(cin, hidden, 1, relu6=True, rngs=rngs))
-            layers.append(ConvBNReLU(hidden, hidden, 3, stride, groups=hidden, relu6=True, rngs=rngs))
-            layers.append(ConvBNReLU(hidden, cout, 1, activation=False, rngs=rngs))
+                layers.append(ConvBNReLU(cin, hidden, 1, relu6=True, padding=0, rngs=rngs))
+            layers.append(
+                ConvBNReLU(hidden, hidden, 3, stride, groups=hidden, relu6=True, padding=1, rngs=rngs)
+            )
+            layers.append(ConvBNReLU(hidden, cout, 1, activation=False, padding=0, rngs=rngs))
             self.conv = nnx.List(layers)
             self.residual = stride == 1 and cin == cout
 
@@ -66,7 +89,9 @@ def _network_class() -> type:
 
         def __init__(self, in_channels: int, width: float, *, rngs: nnx.Rngs) -> None:
             first = scale_channels(32, width, 8)
-            layers: list[nnx.Module] = [ConvBNReLU(in_channels, first, 3, 2, relu6=True, rngs=rngs)]
+            layers: list[nnx.Module] = [
+                ConvBNReLU(in_channels, first, 3, 2, relu6=True, padding=1, rngs=rngs)
+            ]
             cin = first
             channels = {0: first}
             for expand, c, repeats, stride in _SETTINGS:
@@ -76,7 +101,7 @@ def _network_class() -> type:
                     channels[len(layers) - 1] = cout
                     cin = cout
             last = scale_channels(1280, max(1.0, width), 8)
-            layers.append(ConvBNReLU(cin, last, 1, relu6=True, rngs=rngs))
+            layers.append(ConvBNReLU(cin, last, 1, relu6=True, padding=0, rngs=rngs))
             channels[len(layers) - 1] = last
             self.features = nnx.List(layers)
             self.feature_channels = {stride: channels[i] for i, stride in _TAPS.items()}

@@ -30,6 +30,13 @@ class ResNetBackbone:
         """Create the encoder module; Flax is imported only now so plugin loading stays fast."""
         return _network_class()(in_channels, self.blocks, self.width, rngs=rngs)
 
+    def state_dict_rename(self, fmt: str = "torchvision") -> tuple[tuple[str, str | None], ...]:
+        """Regex pairs taking a ``fmt`` state dict's keys to this encoder's names (the names
+        are torchvision's; the classifier ``fc`` is dropped)."""
+        if fmt not in ("torchvision", "timm"):
+            raise ValueError(f"{self.name}: unknown state dict format {fmt!r}; known: torchvision, timm")
+        return ((r"^fc\.", None),)
+
 
 @functools.cache
 def _network_class() -> type:
@@ -43,13 +50,13 @@ def _network_class() -> type:
         """Two 3x3 conv/BN layers with an identity (or 1x1 projection) shortcut."""
 
         def __init__(self, cin: int, cout: int, stride: int, *, rngs: nnx.Rngs) -> None:
-            self.conv1 = Conv2d(cin, cout, 3, stride, use_bias=False, rngs=rngs)
+            self.conv1 = Conv2d(cin, cout, 3, stride, use_bias=False, padding=1, rngs=rngs)
             self.bn1 = batch_norm(cout, rngs)
-            self.conv2 = Conv2d(cout, cout, 3, 1, use_bias=False, rngs=rngs)
+            self.conv2 = Conv2d(cout, cout, 3, 1, use_bias=False, padding=1, rngs=rngs)
             self.bn2 = batch_norm(cout, rngs)
             if stride != 1 or cin != cout:
                 self.downsample = nnx.List(
-                    [Conv2d(cin, cout, 1, stride, use_bias=False, rngs=rngs), batch_norm(cout, rngs)]
+                    [Conv2d(cin, cout, 1, stride, use_bias=False, padding=0, rngs=rngs), batch_norm(cout, rngs)]
                 )
             else:
                 self.downsample = None
@@ -69,7 +76,7 @@ def _network_class() -> type:
             self, in_channels: int, blocks: tuple[int, ...], width: float, *, rngs: nnx.Rngs
         ) -> None:
             stem = scale_channels(64, width)
-            self.conv1 = Conv2d(in_channels, stem, 7, 2, use_bias=False, rngs=rngs)
+            self.conv1 = Conv2d(in_channels, stem, 7, 2, use_bias=False, padding=3, rngs=rngs)
             self.bn1 = batch_norm(stem, rngs)
             cin = stem
             stages = []
@@ -88,7 +95,7 @@ def _network_class() -> type:
         def __call__(self, x: jax.Array) -> dict[int, jax.Array]:
             x = jax.nn.relu(self.bn1(self.conv1(x)))
             features = {2: x}
-            x = max_pool(x, 3, 2)
+            x = max_pool(x, 3, 2, padding=1)
             for stride, stage in zip((4, 8, 16, 32), (self.layer1, self.layer2, self.layer3, self.layer4)):
                 for block in stage:
                     x = block(x)

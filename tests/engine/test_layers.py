@@ -80,7 +80,7 @@ def test_auto_kernel_gradient_uses_blocks_only_for_wide_layers(monkeypatch):
     calls = []
     real = layers._blocked_weight_grad
     monkeypatch.setattr(
-        layers, "_blocked_weight_grad", lambda *a: calls.append(a[2:]) or real(*a)
+        layers, "_blocked_weight_grad", lambda *a: calls.append(a[2:5]) or real(*a)
     )
     wide = jax.ShapeDtypeStruct((1, 32, 32, 4), jnp.float32), jax.ShapeDtypeStruct((1, 32, 32, 64), jnp.float32)
     narrow = wide[0], jax.ShapeDtypeStruct((1, 32, 32, 32), jnp.float32)

@@ -211,9 +211,11 @@ def test_train_step_with_cpu_compile_options_matches_nnx_jit_step():
     # gradient is ~0 (biases before BatchNorm) into whole learning-rate steps
     optimizers = [nnx.Optimizer(m, optax.sgd(0.05), wrt=nnx.Param) for m in models]
     rng = np.random.default_rng(0)
-    images = jnp.asarray(rng.normal(size=(2, 32, 32, 1)), jnp.float32)
-    targets = jnp.asarray(rng.integers(0, 2, (2, 32, 32)), jnp.int32)
-    weights = jnp.ones((2, 32, 32), jnp.float32)
+    # 64x64: at 32x32 the stride-32 BatchNorms see two values per channel, whose gradient
+    # magnifies rounding differences between the two compilations far past the tolerance
+    images = jnp.asarray(rng.normal(size=(2, 64, 64, 1)), jnp.float32)
+    targets = jnp.asarray(rng.integers(0, 2, (2, 64, 64)), jnp.int32)
+    weights = jnp.ones((2, 64, 64), jnp.float32)
 
     @nnx.jit
     def reference(model, optimizer):

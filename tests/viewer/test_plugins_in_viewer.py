@@ -77,4 +77,4 @@ def test_failed_plugins_are_listed_with_tracebacks(make_window, image_folder, tm
     qtbot.mouseClick(warning, Qt.LeftButton)  # opens the list again
     assert w.plugin_dialog.isVisible()
     # every other plugin still works
-    assert list(w.toolbar.actions_by_tool) == ["drag", "draw", "poly", "assign", "expand", "delete"]
+    assert list(w.toolbar.actions_by_tool) == ["drag", "draw", "poly", "assign", "expand", "delete", "dextr"]

@@ -1,0 +1,1 @@
+"""Weights sources (``mia_weights`` hook)."""
