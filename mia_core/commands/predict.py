@@ -45,7 +45,8 @@ def parse_fov(text: str | None) -> tuple[int, int, int, int] | None:
 
 
 def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
-    """Predict the folder; 0 on success, 2 when the model, images or options cannot be used."""
+    """Predict the folder; 0 on success, 1 when some image could not be predicted, 2 when the model,
+    folder or options cannot be used."""
     out, err = out or sys.stdout, err or sys.stderr
     from mia_core.cli import disabled_plugins
     from mia_core.engine.checkpoint import ModelLoadError
@@ -60,18 +61,53 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
         print(f"mia predict: {exc}", file=err)
         return 2
 
+    tty = bool(getattr(err, "isatty", lambda: False)())
+    shown = {"line": False}
+
     def report(done: int, total: int, name: str) -> None:
+        if shown["line"]:
+            err.write("\n")
+            shown["line"] = False
         if name:
             print(f"[{done + 1}/{total}] {name}", file=err, flush=True)
 
+    def tile_report(name: str, done: int, total: int) -> None:
+        if total < 2:
+            return
+        if tty:  # redraw one line; a log gets a line every tenth of the tiles
+            err.write(f"\r  tile {done}/{total}")
+            shown["line"] = done < total
+            if done == total:
+                err.write("\n")
+            err.flush()
+        elif done == total or done * 10 // total != (done - 1) * 10 // total:
+            print(f"  tile {done}/{total}", file=err, flush=True)
+
     try:
-        written = predict_folder(
+        result = predict_folder(
             args.model, args.folder, tta=args.tta, force=args.force, tiles=tiles, fov=fov,
             include_background=args.background, registry=load_plugins(disabled=disabled_plugins(args)),
-            progress=report,
+            progress=report, tile_progress=tile_report,
         )
     except (ModelLoadError, PredictionError, LabelStoreError) as exc:
         print(f"mia predict: {exc}", file=err)
         return 2
-    print(f"predicted {len(written)} image(s)/frame(s); labels written to the label folder of {args.folder}", file=out)
-    return 0
+    return summarise(result, args.folder, out, err)
+
+
+def summarise(result: Any, folder: str, out: TextIO, err: TextIO) -> int:
+    """Say what was written, found empty and skipped; 1 when any image could not be predicted."""
+    from pathlib import Path
+
+    from mia_core.label_store import label_path
+
+    for name, reason in result.failed:
+        print(f"mia predict: skipped {name}: {reason}", file=err)
+    where = result.written[0].parent if result.written else label_path(Path(folder) / "x.png").parent
+    line = f"predicted {result.predicted} image(s)/frame(s): {len(result.written)} label file(s) written to {where}"
+    if result.empty:
+        line += f"; nothing found in {len(result.empty)} ({', '.join(result.empty[:3])}{', ...' if len(result.empty) > 3 else ''}), no label file for those"
+    if result.failed:
+        line += f"; {len(result.failed)} could not be predicted (see above)"
+    print(line, file=out)
+    return 1 if result.failed or not result.predicted else 0
