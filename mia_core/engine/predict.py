@@ -144,11 +144,13 @@ def blended_rows(
                 acc[:len(carry)] += carry
             y0 = ys[next_row]
             y1 = ys[next_row + 1] if next_row + 1 < len(ys) else big_h
-            carry = acc[y1 - y0:] if next_row + 1 < len(ys) else None
+            carry = acc[y1 - y0:].copy() if next_row + 1 < len(ys) else None  # the overlap only
             lo, hi = y0, min(y1, h)
             if hi > lo:
-                done = acc[:hi - lo, :w] / (norm_y[lo:hi, None, None] * norm_x[None, :w, None])
+                done = acc[:hi - lo, :w]
+                done /= norm_y[lo:hi, None, None] * norm_x[None, :w, None]
                 yield lo, done
+            del acc
             next_row += 1
 
 
@@ -221,11 +223,12 @@ def predict_frame(
     return out
 
 
-def frame_statistics(frame: np.ndarray, method: str, rows: int = 512) -> tuple[np.ndarray, np.ndarray]:
+def frame_statistics(frame: np.ndarray, method: str, rows: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The (offset, scale) of :func:`normalise` for an (H, W, C) frame, in bands of rows (bounded memory)."""
     if method not in ("per-image", "min-max"):
         raise ValueError(f"unknown normalisation {method!r}")
     channels = frame.shape[-1]
+    rows = rows or max(1, (1 << 19) // max(1, frame[:1].size))  # half a million values per band
     count = np.zeros(channels)
     mean = np.zeros(channels)
     m2 = np.zeros(channels)
