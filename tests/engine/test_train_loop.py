@@ -196,3 +196,23 @@ def test_early_stopping_and_plateau_follow_the_validation_metric(data, tmp_path)
     assert result.epochs_done == 4  # the first epoch sets the best, three more without improvement
     assert [h["learning_rate"] for h in result.history] == pytest.approx([1e-3, 1e-3, 5e-4, 2.5e-4])
     assert result.best_epoch == 1
+
+
+def test_a_float_image_with_nan_and_inf_pixels_trains(tmp_path):
+    import tifffile
+
+    from engine_helpers import blob_image
+    from mia_core.label_store import label_path, save_labels
+    from mia_core.raster import labels_from_class_map
+
+    rng = np.random.default_rng(4)
+    for i in range(2):
+        image, truth = blob_image(rng, 64, 64)
+        pixels = image.astype(np.float32)
+        pixels[3:6, 3:9], pixels[30, 30], pixels[50, 10] = np.nan, np.inf, -np.inf
+        tifffile.imwrite(tmp_path / f"f{i}.tif", pixels)
+        save_labels(label_path(tmp_path / f"f{i}.tif"), labels_from_class_map(truth, ignore=(-1,)))
+    data = prepare_training_data(tmp_path, CFG)
+    assert all(np.isfinite(s.image).all() for s in data.train + data.val)
+    result = train(data, CFG.replace(epochs=1), tmp_path / "m", _parts(data))
+    assert result.reason == "completed" and np.isfinite(result.history[0]["loss"])
