@@ -118,6 +118,8 @@ def list_images(folder: str | os.PathLike[str]) -> list[Path]:
 def to_display(frame: np.ndarray, levels: tuple[float, float] | None = None) -> np.ndarray:
     """Scale one frame to uint8 for display, in float64 so no dtype can wrap or overflow.
 
+    The float64 work runs in bands of rows, so memory stays near the size of the output.
+
     ``levels`` (lo, hi) map to 0 and 255; by default the frame's finite min and max. NaN shows as
     0 and +/-inf clip to the ends. A constant frame (lo == hi) is shown against its dtype's full
     range (integers) or against (0, 1) (floats), so it neither divides by zero nor turns black.
@@ -130,6 +132,18 @@ def to_display(frame: np.ndarray, levels: tuple[float, float] | None = None) -> 
         raise ValueError(f"display levels must be finite numbers, got {levels!r}")
     if hi < lo:
         raise ValueError(f"display levels must satisfy lo <= hi, got {levels!r}")
+    out = np.empty(values.shape, np.uint8)
+    rows = max(1, _DISPLAY_BAND // max(1, values[:1].size))  # float64 work in bands: bounded memory
+    for r in range(0, values.shape[0], rows):
+        out[r:r + rows] = _scale_band(values[r:r + rows], lo, hi)
+    return out
+
+
+_DISPLAY_BAND = 1 << 20  # values per band of rows scaled at once (8 MiB of float64)
+
+
+def _scale_band(values: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """One band of rows of :func:`to_display`, scaled in float64 so no dtype can wrap."""
     out = values.astype(np.float64)  # a copy; every step below works in place on it
     if hi == lo:  # explicit equal levels: a threshold at lo
         return np.where(out > lo, 255, 0).astype(np.uint8)  # NaN compares False -> 0
@@ -152,11 +166,15 @@ def _display_levels(values: np.ndarray) -> tuple[float, float]:
             info = np.iinfo(values.dtype)
             return float(info.min), float(info.max)
         return lo, hi
-    mask = np.isfinite(values)
-    finite = values if mask.all() else values[mask]
-    if finite.size == 0:
+    lo, hi = math.inf, -math.inf
+    rows = max(1, _DISPLAY_BAND // max(1, values[:1].size))
+    for r in range(0, values.shape[0], rows):
+        band = values[r:r + rows]
+        finite = band[np.isfinite(band)]
+        if finite.size:
+            lo, hi = min(lo, float(finite.min())), max(hi, float(finite.max()))
+    if lo > hi:
         return 0.0, 1.0
-    lo, hi = float(finite.min()), float(finite.max())
     if lo == hi:
         return min(lo, 0.0), max(hi, 1.0)
     return lo, hi

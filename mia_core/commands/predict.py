@@ -47,14 +47,14 @@ def parse_fov(text: str | None) -> tuple[int, int, int, int] | None:
 
 
 def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
-    """Predict the folder; 0 on success, 2 when the model, images or options cannot be used or
-    another command is writing the folder."""
+    """Predict the folder; 0 on success, 1 when some image could not be predicted, 2 when the model,
+    folder or options cannot be used or another command is writing the folder."""
     out, err = out or sys.stdout, err or sys.stderr
     from mia_core.cli import disabled_plugins
     from mia_core.engine.checkpoint import ModelLoadError
     from mia_core.engine.predict import LabelsExistError, PredictionError, TileSettings, predict_folder
     from mia_core.folder_lock import FolderBusyError, label_folder_lock
-    from mia_core.label_store import LABEL_FOLDER, LabelStoreError
+    from mia_core.label_store import LabelStoreError
     from mia_core.plugins import load_plugins
 
     try:
@@ -68,19 +68,37 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
         print(f"mia predict: {swapped}", file=err)
         return 2
 
+    tty = bool(getattr(err, "isatty", lambda: False)())
+    shown = {"line": False}
+
     def report(done: int, total: int, name: str) -> None:
+        if shown["line"]:
+            err.write("\n")
+            shown["line"] = False
         if name:
             print(f"[{done + 1}/{total}] {name}", file=err, flush=True)
+
+    def tile_report(name: str, done: int, total: int) -> None:
+        if total < 2:
+            return
+        if tty:  # redraw one line; a log gets a line every tenth of the tiles
+            err.write(f"\r  tile {done}/{total}")
+            shown["line"] = done < total
+            if done == total:
+                err.write("\n")
+            err.flush()
+        elif done == total or done * 10 // total != (done - 1) * 10 // total:
+            print(f"  tile {done}/{total}", file=err, flush=True)
 
     try:
         with label_folder_lock(args.folder, "mia predict") as lock:
             if not lock.held:
                 print(f"mia predict: {lock.note}; do not run another batch writer on {args.folder} "
                       "meanwhile", file=err)
-            written = predict_folder(
+            result = predict_folder(
                 args.model, args.folder, tta=args.tta, force=args.force, tiles=tiles, fov=fov,
                 include_background=args.background, registry=load_plugins(disabled=disabled_plugins(args)),
-                progress=report,
+                progress=report, tile_progress=tile_report,
             )
     except LabelsExistError as exc:
         print(f"mia predict: {len(exc.existing)} label file(s) already exist in "
@@ -89,9 +107,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
     except (ModelLoadError, PredictionError, LabelStoreError, FolderBusyError) as exc:
         print(f"mia predict: {exc}", file=err)
         return 2
-    where = written[0].parent if written else Path(args.folder) / LABEL_FOLDER
-    print(f"predicted {len(written)} image(s)/frame(s); labels written to {where}", file=out)
-    return 0
+    return summarise(result, args.folder, out, err)
 
 
 def swapped_arguments(model: str, folder: str) -> str | None:
@@ -103,3 +119,19 @@ def swapped_arguments(model: str, folder: str) -> str | None:
         return (f"FOLDER {image_dir} is a model folder (it holds {CONFIG_FILE}) and MODEL_DIR {model_dir} "
                 f"is not: the arguments look swapped; the model comes first: mia predict {image_dir} {model_dir}")
     return None
+
+
+def summarise(result: Any, folder: str, out: TextIO, err: TextIO) -> int:
+    """Say what was written, found empty and skipped; 1 when any image could not be predicted."""
+    from mia_core.label_store import LABEL_FOLDER
+
+    for name, reason in result.failed:
+        print(f"mia predict: skipped {name}: {reason}", file=err)
+    where = result.written[0].parent if result.written else Path(folder) / LABEL_FOLDER
+    line = f"predicted {result.predicted} image(s)/frame(s): {len(result.written)} label file(s) written to {where}"
+    if result.empty:
+        line += f"; nothing found in {len(result.empty)} ({', '.join(result.empty[:3])}{', ...' if len(result.empty) > 3 else ''}), no label file for those"
+    if result.failed:
+        line += f"; {len(result.failed)} could not be predicted (see above)"
+    print(line, file=out)
+    return 1 if result.failed or not result.predicted else 0

@@ -18,7 +18,8 @@ settings:
   --config FILE reads them from a JSON object instead. With --resume, the settings saved in the
   checkpoint are used and only the options given on the command line change them (e.g. --epochs).
 
-Ctrl+C stops after the current step and saves a checkpoint; --resume continues from it.
+Ctrl+C stops after the current step and saves a checkpoint; --resume continues from it at that
+step. A second Ctrl+C aborts at once and keeps the last checkpoint.
 """
 
 #: Command-line option -> TrainConfig setting.
@@ -125,7 +126,7 @@ def run(args: argparse.Namespace, err: TextIO | None = None) -> int:
         return 2
     stop = threading.Event()
     bar = TextProgress(err, quiet=args.quiet)
-    previous = _stop_on_interrupt(stop, err)
+    previous = _stop_on_interrupt(stop, err, Path(args.out))
     try:
         result = train_folder(
             args.folder, config, args.out, registry=load_plugins(disabled=disabled_plugins(args)),
@@ -152,14 +153,21 @@ def run(args: argparse.Namespace, err: TextIO | None = None) -> int:
     return 1 if result.reason == "nan" else 0
 
 
-def _stop_on_interrupt(stop: threading.Event, err: TextIO) -> Any:
-    """First Ctrl+C asks the loop to stop and checkpoint; a second one interrupts at once."""
+def _stop_on_interrupt(stop: threading.Event, err: TextIO, out: Path) -> Any:
+    """First Ctrl+C asks the loop to stop and checkpoint; a second one ends the process at once
+    (after a checkpoint write in progress), exit status 130, the last checkpoint kept."""
     if threading.current_thread() is not threading.main_thread():
         return None
 
     def handler(signum: int, frame: Any) -> None:
         if stop.is_set():
-            raise KeyboardInterrupt
+            from mia_core.engine import interrupts
+
+            message = (f"\nmia train: aborted; the last checkpoint in {out} is kept "
+                       "(train again with --resume to continue from it)")
+            if interrupts.abort(130, message):
+                print("\nmia train: finishing the checkpoint being written, then aborting", file=err, flush=True)
+            return
         stop.set()
         print("\nmia train: stopping after this step (Ctrl+C again to abort)", file=err)
 

@@ -29,6 +29,7 @@ from mia_core.engine.checkpoint_files import (  # noqa: F401 - the file layout, 
     read_json,
     resume_config,
 )
+from mia_core.engine import interrupts
 from mia_core.engine.config import ConfigError, TrainConfig
 
 FORMAT = "mia-model"
@@ -149,8 +150,10 @@ def save_model(folder: str | Path, model: nnx.Module, info: ModelInfo) -> None:
     """Write config.json and weights.msgpack of a trained model."""
     root = Path(folder)
     root.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(root / WEIGHTS_FILE, state_bytes(model))
-    atomic_write_bytes(root / CONFIG_FILE, info.to_json().encode("utf-8"))
+    weights = state_bytes(model)
+    with interrupts.deferred():
+        atomic_write_bytes(root / WEIGHTS_FILE, weights)
+        atomic_write_bytes(root / CONFIG_FILE, info.to_json().encode("utf-8"))
 
 
 def read_model_info(folder: str | Path) -> ModelInfo:
@@ -208,21 +211,30 @@ def load_model(
 
 # --- training checkpoint ---------------------------------------------------------------------
 def save_checkpoint(folder: str | Path, model: nnx.Module, optimizer: nnx.Optimizer, progress: dict[str, Any]) -> None:
-    """Save model + optimizer state and the loop's progress (JSON) for resuming."""
+    """Save model + optimizer state and the loop's progress for resuming, as one file.
+
+    ``state.msgpack`` holds all three and is replaced atomically, so a crash leaves either the old
+    checkpoint or the new one; ``progress.json`` is a readable copy for tools that do not load JAX
+    (a crash between the two writes leaves it one checkpoint behind, never the state).
+    """
     root = Path(folder) / CHECKPOINT_DIR
     root.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(progress, indent=2)
     state = serialization.msgpack_serialize(
         {
             "model": serialization.msgpack_restore(state_bytes(model)),
             "optimizer": serialization.msgpack_restore(state_bytes(optimizer)),
+            "progress": text,
         }
     )
-    atomic_write_bytes(root / STATE_FILE, state)
-    atomic_write_bytes(root / PROGRESS_FILE, json.dumps(progress, indent=2).encode("utf-8"))
+    with interrupts.deferred():
+        atomic_write_bytes(root / STATE_FILE, state)
+        atomic_write_bytes(root / PROGRESS_FILE, text.encode("utf-8"))
 
 
 def load_checkpoint(folder: str | Path, model: nnx.Module, optimizer: nnx.Optimizer) -> dict[str, Any]:
-    """Restore model and optimizer state from a model folder's checkpoint; return its progress."""
+    """Restore model and optimizer state from a model folder's checkpoint; return its progress
+    (the copy inside the state file; checkpoints of earlier mia versions have only progress.json)."""
     progress = read_checkpoint_progress(folder)
     path = Path(folder) / CHECKPOINT_DIR / STATE_FILE
     if not path.is_file():
@@ -230,9 +242,12 @@ def load_checkpoint(folder: str | Path, model: nnx.Module, optimizer: nnx.Optimi
     try:
         both = serialization.msgpack_restore(path.read_bytes())
         parts = (both["model"], both["optimizer"])
+        if "progress" in both:
+            progress = json.loads(both["progress"])
     except Exception as exc:
         raise ModelLoadError(f"{path} is damaged: {exc}") from exc
+    if not isinstance(progress, dict) or "epoch" not in progress or "config" not in progress:
+        raise ModelLoadError(f"{path} is not a mia training checkpoint")
     restore_state(model, serialization.msgpack_serialize(parts[0]), path)
     restore_state(optimizer, serialization.msgpack_serialize(parts[1]), path)
     return progress
-

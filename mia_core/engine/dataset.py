@@ -56,6 +56,8 @@ class TrainingData:
 def normalise(frame: np.ndarray, method: str = "per-image", encoder: dict[str, Any] | None = None) -> np.ndarray:
     """Scale one frame to float32 (H, W, C) by its own statistics, so 8- and 16-bit images agree.
 
+    The statistics come from the finite pixels only; NaN and +/-inf pixels become 0 (the mean for
+    per-image, the minimum for min-max), so one bad pixel cannot turn the whole image into NaN.
     ``"encoder"`` prepares input for a pretrained encoder: 8-bit values as they are (other images
     stretched to 0..255 between their minimum and maximum), then ``(x - mean) / std`` with the
     encoder's ``encoder`` normalisation (channel order flipped for BGR; a grey image uses the channel
@@ -68,15 +70,34 @@ def normalise(frame: np.ndarray, method: str = "per-image", encoder: dict[str, A
         x = x[:, :, None]
     if x.ndim != 3:
         raise ValueError(f"a frame must be (H, W) or (H, W, C), got shape {frame.shape}")
-    if method == "per-image":
-        mean = x.mean(axis=(0, 1), keepdims=True)
-        std = x.std(axis=(0, 1), keepdims=True)
-        return (x - mean) / np.maximum(std, 1e-6)
-    if method == "min-max":
-        lo = x.min(axis=(0, 1), keepdims=True)
-        hi = x.max(axis=(0, 1), keepdims=True)
-        return (x - lo) / np.maximum(hi - lo, 1e-6)
-    raise ValueError(f"unknown normalisation {method!r}")
+    offset, scale = normalisation_stats(x, method)
+    out = (x - offset) / scale
+    if not np.issubdtype(np.asarray(frame).dtype, np.integer):
+        out[~np.isfinite(out)] = 0.0
+    return out
+
+
+def normalisation_stats(x: np.ndarray, method: str = "per-image") -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel (offset, scale), shaped (1, 1, C) float32, over the finite pixels of (H, W, C) ``x``."""
+    if method not in ("per-image", "min-max"):
+        raise ValueError(f"unknown normalisation {method!r}")
+    channels = x.shape[-1]
+    offset = np.zeros((1, 1, channels), np.float32)
+    scale = np.ones((1, 1, channels), np.float32)
+    for c in range(channels):
+        values = x[:, :, c]
+        if np.issubdtype(values.dtype, np.floating) and not np.isfinite(values).all():
+            values = values[np.isfinite(values)]
+        if values.size == 0:
+            continue  # nothing finite: every pixel becomes 0
+        if method == "per-image":
+            offset[..., c] = values.mean(dtype=np.float64)
+            scale[..., c] = max(float(values.std(dtype=np.float64)), 1e-6)
+        else:
+            lo = float(values.min())
+            offset[..., c] = lo
+            scale[..., c] = max(float(values.max()) - lo, 1e-6)
+    return offset, scale
 
 
 def _encoder_normalise(frame: np.ndarray, encoder: dict[str, Any] | None) -> np.ndarray:
@@ -88,8 +109,10 @@ def _encoder_normalise(frame: np.ndarray, encoder: dict[str, Any] | None) -> np.
     if x.ndim == 2:
         x = x[:, :, None]
     if raw.dtype != np.uint8:
-        lo, hi = float(x.min()), float(x.max())
+        finite = x[np.isfinite(x)]  # NaN / inf pixels neither set the range nor survive it
+        lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
         x = (x - lo) * (255.0 / (hi - lo)) if hi > lo else np.zeros_like(x)
+        x[~np.isfinite(x)] = 0.0
     mean = np.asarray(encoder["mean"], np.float32)
     std = np.asarray(encoder["std"], np.float32)
     if x.shape[2] == 3 and encoder.get("order", "RGB") == "BGR":

@@ -10,7 +10,6 @@ the last good checkpoint stays.
 from __future__ import annotations
 
 import math
-import shutil
 import threading
 import time
 from dataclasses import dataclass, field, replace
@@ -22,7 +21,7 @@ import numpy as np
 from flax import nnx
 
 from mia_core.engine import checkpoint as ckpt
-from mia_core.engine.batches import BatchStream, stack
+from mia_core.engine.batches import BatchStream, make_batch, stack
 from mia_core.engine.config import ConfigError, TrainConfig
 from mia_core.engine.dataset import TrainingData, TrainingDataError, prepare_training_data
 from mia_core.engine.optim import make_optimizer, set_learning_rate
@@ -129,14 +128,6 @@ def check_fresh_folder(out_dir: str | Path, overwrite: bool = False) -> None:
         )
 
 
-def _clear_model_folder(out: Path) -> None:
-    """Remove an earlier run's model files so nothing of it mixes with the new run."""
-    for name in (ckpt.CONFIG_FILE, ckpt.WEIGHTS_FILE):
-        (out / name).unlink(missing_ok=True)
-    if (out / ckpt.CHECKPOINT_DIR).is_dir():
-        shutil.rmtree(out / ckpt.CHECKPOINT_DIR)
-
-
 def pretrained_start(registry: Any, config: TrainConfig) -> tuple[dict[str, Any], TrainConfig]:
     """The cached encoder weights ``config.weights`` names, and the config with their input normalisation."""
     from mia_core import weights as store
@@ -223,10 +214,8 @@ def train(
     """Run the training loop on prepared data with prepared components."""
     config.validate()
     out = Path(out_dir)
-    if not resume:
+    if not resume:  # with overwrite, the old model stays until this run saves its first checkpoint
         check_fresh_folder(out, overwrite)
-        if is_main_process():
-            _clear_model_folder(out)
     out.mkdir(parents=True, exist_ok=True)
     model, k = parts.model, data.num_classes
     info = ckpt.ModelInfo(
@@ -236,10 +225,15 @@ def train(
     )
     optimizer = nnx.Optimizer(model, make_optimizer(config), wrt=nnx.Param)
     schedule = LearningRateSchedule(config)
-    start_epoch, global_step, history = 0, 0, []
+    start_epoch, start_step, global_step, history, partial = 0, 0, 0, [], []
+    saved_model = resume  # has this run's model reached the folder (an old one may be there)?
     if resume:
         saved = ckpt.load_checkpoint(out, model, optimizer)
         start_epoch, global_step = int(saved["epoch"]), int(saved["global_step"])
+        if "step" in saved:  # stopped mid-epoch: go on at the next step
+            start_step, partial = int(saved["step"]), [float(v) for v in saved.get("epoch_losses", [])]
+        else:  # a checkpoint of an earlier mia restarts its epoch
+            global_step = start_epoch * int(saved["config"].get("steps_per_epoch", config.steps_per_epoch))
         schedule.state = ScheduleState(**saved["schedule"])
         history = list(saved.get("history", []))
     mesh = data_mesh(config.batch_size, devices, enabled=config.data_parallel)
@@ -265,16 +259,20 @@ def train(
             report(Progress("train", epoch + 1, config.epochs, i, config.steps_per_epoch, g, mean, metric,
                             parts.metric_name, rate, clock.eta(epoch, i)))
 
-        losses, reason = _train_epoch(model, optimizer, step_fn, sampler, mesh, config, epoch, global_step,
-                                      stop, clock, on_step)
-        global_step += len(losses)
+        first = start_step if epoch == start_epoch else 0
+        done_before = partial if epoch == start_epoch else []
+        losses, reason = _train_epoch(model, optimizer, step_fn, sampler, mesh, config, epoch, global_step - first,
+                                      stop, clock, on_step, first, done_before)
+        global_step += len(losses) - len(done_before)
         if reason == "nan":
-            return _diverged(out, model, info, global_step, epoch, schedule, history, mesh)
+            return _diverged(out, model, info, global_step, epoch, schedule, history, mesh, saved_model)
         if reason == "stopped":
             if is_main_process():
-                ckpt.save_checkpoint(out, model, optimizer, _progress_record(config, epoch, global_step, schedule, history))
-                if not (out / ckpt.WEIGHTS_FILE).is_file():
+                if not saved_model:
                     ckpt.save_model(out, model, replace(info, epoch=epoch))
+                record = _progress_record(config, epoch, global_step, schedule, history)
+                record.update(step=len(losses), epoch_losses=losses)
+                ckpt.save_checkpoint(out, model, optimizer, record)
             barrier("mia-stop-saved")
             break
         t0 = time.perf_counter()
@@ -286,8 +284,9 @@ def train(
         history.append({"epoch": epoch + 1, "loss": float(np.mean(losses)) if losses else None,
                         parts.metric_name: metric, "learning_rate": rate})
         if is_main_process():
-            if improved:
+            if improved or not saved_model:
                 ckpt.save_model(out, model, replace(info, epoch=epoch, metric_value=metric))
+                saved_model = True
             ckpt.save_checkpoint(out, model, optimizer, _progress_record(config, epoch + 1, global_step, schedule, history))
         barrier(f"mia-epoch-{epoch}-saved")
         report(Progress("epoch", epoch + 1, config.epochs, config.steps_per_epoch, config.steps_per_epoch,
@@ -307,15 +306,19 @@ def train(
 def _train_epoch(
     model: nnx.Module, optimizer: nnx.Optimizer, step_fn: Callable[..., Any], sampler: PatchSampler, mesh: Any,
     config: TrainConfig, epoch: int, global_step: int, stop: threading.Event | None, clock: "_Clock",
-    on_step: Callable[[int, int, float], None],
+    on_step: Callable[[int, int, float], None], first_step: int = 0, done_before: list[float] | None = None,
 ) -> tuple[list[float], str]:
-    """Run one epoch's steps; return the finite losses and "completed", "stopped" or "nan"."""
+    """Run one epoch's steps from ``first_step`` (the batches before it are drawn and dropped, so a
+    resumed epoch sees the batches it would have seen); return the epoch's finite losses so far
+    (``done_before`` first) and "completed", "stopped" or "nan"."""
     model.train()
     rng = np.random.default_rng([config.seed, epoch, jax.process_index()])  # resumable per epoch
+    for _ in range(first_step):
+        make_batch(sampler, local_batch_size(config.batch_size), config.augment, rng)
     stream = BatchStream(sampler, local_batch_size(config.batch_size), config.augment, rng)
-    losses: list[float] = []
+    losses: list[float] = list(done_before or [])
     try:
-        for step in range(config.steps_per_epoch):
+        for step in range(first_step, config.steps_per_epoch):
             if stop is not None and stop.is_set():
                 return losses, "stopped"
             t0 = time.perf_counter()
@@ -380,9 +383,10 @@ def _best_model(out: Path, model: nnx.Module) -> tuple[nnx.Module, ckpt.ModelInf
 
 
 def _diverged(out: Path, model: nnx.Module, info: ckpt.ModelInfo, global_step: int, epoch: int,
-              schedule: LearningRateSchedule, history: list[dict[str, Any]], mesh: Any) -> TrainResult:
+              schedule: LearningRateSchedule, history: list[dict[str, Any]], mesh: Any,
+              saved_model: bool) -> TrainResult:
     """Stop on a non-finite loss: keep the last good checkpoint, return its model."""
-    if not (out / ckpt.WEIGHTS_FILE).is_file():
+    if not saved_model:
         raise TrainingError(
             f"the loss became NaN at step {global_step + 1} (epoch {epoch + 1}) before any checkpoint was "
             f"saved in {out}; lower the learning rate or check the labels"

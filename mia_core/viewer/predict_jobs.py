@@ -121,7 +121,8 @@ def predict_frame_job(model: LoadedModel, frame: np.ndarray, name: str, box: Box
         from mia_core.engine.predict import predict_frame
 
         fov = None if box is None else (box[0], box[1], box[2] - box[0], box[3] - box[1])
-        class_map = predict_frame(model.model, frame, model.info, tta=tta, fov=fov, source=name)
+        class_map = predict_frame(model.model, frame, model.info, tta=tta, fov=fov, source=name,
+                                  progress=report)  # tiles done / tiles in all
         report(0, 0)
         return labels_from_class_map(class_map, ignore=IGNORED_CLASSES)
 

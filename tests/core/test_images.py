@@ -395,3 +395,21 @@ def test_list_images_missing_folder(tmp_path: Path) -> None:
 
 def test_image_suffixes() -> None:
     assert set(IMAGE_SUFFIXES) == {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"}
+
+
+def test_display_scaling_of_a_large_frame_needs_little_more_than_its_output():
+    import tracemalloc
+
+    frame = np.random.default_rng(0).random((3000, 2000), dtype=np.float32) * 1000
+    frame[5, 5], frame[2000, 7] = np.nan, np.inf
+    tracemalloc.start()
+    try:
+        shown = to_display(frame)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < shown.nbytes + 32 * 2**20  # no float64 copy of the whole frame (48 MB here)
+    lo, hi = float(np.nanmin(frame[np.isfinite(frame)])), float(frame[np.isfinite(frame)].max())
+    expect = np.rint(np.clip((frame.astype(np.float64) - lo) / (hi - lo) * 255, 0, 255))
+    expect[5, 5], expect[2000, 7] = 0, 255
+    np.testing.assert_array_equal(shown, expect.astype(np.uint8))

@@ -97,8 +97,7 @@ def test_predict_command(trained_model, tmp_path, capsys):
     image, truth = blob_image(rng, 100, 120, n_blobs=5)
     cv2.imwrite(str(tmp_path / "x.png"), image)
     assert main(["predict", str(result.model_dir), str(tmp_path), "--tta"]) == 0
-    out = capsys.readouterr().out
-    assert "predicted 1 image(s)" in out and f"labels written to {tmp_path / 'Segmentation_labels'}" in out
+    assert f"predicted 1 image(s)/frame(s): 1 label file(s) written to {tmp_path / 'Segmentation_labels'}" in capsys.readouterr().out
     pred = load_labels(label_path(tmp_path / "x.png")).to_class_map((100, 120))
     iou = np.count_nonzero((pred == 1) & (truth == 1)) / np.count_nonzero((pred == 1) | (truth == 1))
     assert iou > 0.9
@@ -111,12 +110,31 @@ def test_predict_command(trained_model, tmp_path, capsys):
     assert np.all(pred[40:] == -1) and np.all(pred[:, 50:] == -1)
 
 
+def test_predict_goes_on_past_an_image_it_cannot_predict(trained_model, tmp_path, capsys):
+    result = trained_model[0]
+    rng = np.random.default_rng(14)
+    big, _ = blob_image(rng, 300, 200, n_blobs=6)
+    cv2.imwrite(str(tmp_path / "a_big.png"), big)
+    cv2.imwrite(str(tmp_path / "b_rgb.png"), np.zeros((64, 64, 3), np.uint8))
+    cv2.imwrite(str(tmp_path / "c.png"), blob_image(rng, 64, 64)[0])
+    assert main(["predict", str(result.model_dir), str(tmp_path), "--tile", "128", "--overlap", "16"]) == 1
+    captured = capsys.readouterr()
+    assert "[1/3] a_big.png" in captured.err and "[3/3] c.png" in captured.err
+    assert "  tile 6/6" in captured.err  # 3 x 2 tiles of 128 px, progress per tile
+    assert "skipped b_rgb.png: b_rgb.png has 3 channel(s)" in captured.err
+    assert "predicted 2 image(s)/frame(s): 2 label file(s) written" in captured.out
+    assert "1 could not be predicted" in captured.out
+    assert label_path(tmp_path / "c.png").exists() and label_path(tmp_path / "a_big.png").exists()
+
+
 def test_predict_refusals(trained_model, tmp_path, capsys):
     result = trained_model[0]
     cv2.imwrite(str(tmp_path / "rgb.png"), np.zeros((64, 64, 3), np.uint8))
     assert main(["predict", str(tmp_path / "missing"), str(tmp_path)]) == 2
     assert f"model folder {tmp_path / 'missing'} not found" in capsys.readouterr().err
-    assert main(["predict", str(result.model_dir), str(tmp_path)]) == 2
-    assert "rgb.png has 3 channel(s) but the model was trained on 1-channel images" in capsys.readouterr().err
+    assert main(["predict", str(result.model_dir), str(tmp_path)]) == 1
+    captured = capsys.readouterr()
+    assert "skipped rgb.png: rgb.png has 3 channel(s) but the model was trained on 1-channel images" in captured.err
+    assert "predicted 0 image(s)/frame(s)" in captured.out and "1 could not be predicted" in captured.out
     assert main(["predict", str(result.model_dir), str(tmp_path), "--fov", "1,2,3"]) == 2
     assert "--fov takes X,Y,W,H" in capsys.readouterr().err

@@ -196,3 +196,31 @@ def test_labels_beyond_num_classes_are_refused(tmp_path):
     save_labels(label_path(img), LabelSet([_square(1, 1, 10, 10, 4)], (96, 96)))
     with pytest.raises(TrainingDataError, match="class 4.*num_classes"):
         prepare_training_data(tmp_path, TrainConfig(patch_size=32, num_classes=3))
+
+
+def test_normalisation_ignores_nan_and_inf_pixels():
+    rng = np.random.default_rng(2)
+    image = rng.normal(5.0, 2.0, (30, 40)).astype(np.float32)
+    image[3, 4], image[10, 11], image[20, 5] = np.nan, np.inf, -np.inf
+    finite = np.isfinite(image)
+    out = normalise(image)[:, :, 0]
+    assert np.all(np.isfinite(out)) and np.all(out[~finite] == 0)
+    expect = (image[finite] - np.nanmean(np.where(finite, image, np.nan))) / np.nanstd(np.where(finite, image, np.nan))
+    np.testing.assert_allclose(out[finite], expect, rtol=1e-4, atol=1e-5)
+    mm = normalise(image, "min-max")[:, :, 0]
+    np.testing.assert_allclose([mm[finite].min(), mm[finite].max()], [0, 1], atol=1e-6)
+    assert np.all(normalise(np.full((4, 4), np.nan, np.float32)) == 0)
+
+
+def test_row_band_statistics_match_whole_image_normalisation():
+    from mia_core.engine.dataset import normalisation_stats
+    from mia_core.engine.predict import frame_statistics
+
+    rng = np.random.default_rng(3)
+    image = rng.normal(300.0, 7.0, (53, 20, 3)).astype(np.float32)
+    image[7, 3, 1] = np.nan
+    for method in ("per-image", "min-max"):
+        band = frame_statistics(image, method, rows=8)
+        whole = normalisation_stats(image, method)
+        np.testing.assert_allclose(band[0], whole[0], rtol=1e-6)
+        np.testing.assert_allclose(band[1], whole[1], rtol=1e-5)

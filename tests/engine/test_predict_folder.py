@@ -25,7 +25,7 @@ def test_folder_with_images_and_a_stack(trained_model, tmp_path):
     tifffile.imwrite(tmp_path / "stack.tif", np.stack([f[0] for f in frames]), photometric="minisblack")
     seen = []
     written = predict_folder(result.model_dir, tmp_path, registry=registry,
-                             progress=lambda done, total, name: seen.append((done, total, name)))
+                             progress=lambda done, total, name: seen.append((done, total, name))).written
     assert sorted(p.name for p in written) == ["single.npz", "stack_frame0000.npz", "stack_frame0001.npz"]
     assert seen[0] == (0, 2, "single.png") and seen[-1] == (2, 2, "")
     labels = load_labels(label_path(tmp_path / "single.png"))
@@ -58,7 +58,36 @@ def test_stop_flag_and_empty_folder(trained_model, tmp_path):
     cv2.imwrite(str(tmp_path / "a.png"), np.zeros((64, 64), np.uint8))
     stop = threading.Event()
     stop.set()
-    assert predict_folder(result.model_dir, tmp_path, registry=registry, stop=stop) == []
+    assert predict_folder(result.model_dir, tmp_path, registry=registry, stop=stop).predicted == 0
     (tmp_path / "empty").mkdir()
     with pytest.raises(PredictionError, match="no images in"):
         predict_folder(result.model_dir, tmp_path / "empty", registry=registry)
+
+
+def test_float_image_with_nan_and_inf_pixels_is_predicted(trained_model, tmp_path):
+    result, _, registry = trained_model
+    image, truth = blob_image(np.random.default_rng(12), 96, 128, n_blobs=4)
+    pixels = image.astype(np.float32) / 255.0
+    pixels[5, 7], pixels[40, 2], pixels[90, 100] = np.nan, np.inf, -np.inf
+    tifffile.imwrite(tmp_path / "float.tif", pixels)
+    done = predict_folder(result.model_dir, tmp_path, registry=registry)
+    assert [p.name for p in done.written] == ["float.npz"] and not done.failed and not done.empty
+    got = load_labels(label_path(tmp_path / "float.tif")).to_class_map((96, 128))
+    assert _iou(got, truth) > 0.85
+
+
+def test_an_image_that_cannot_be_predicted_is_recorded_and_the_others_go_on(trained_model, tmp_path):
+    result, _, registry = trained_model
+    rng = np.random.default_rng(13)
+    cv2.imwrite(str(tmp_path / "a.png"), blob_image(rng, 64, 64)[0])
+    cv2.imwrite(str(tmp_path / "b_rgb.png"), np.zeros((64, 64, 3), np.uint8))
+    cv2.imwrite(str(tmp_path / "c.png"), blob_image(rng, 64, 64)[0])
+    cv2.imwrite(str(tmp_path / "d_flat.png"), np.full((64, 64), 60, np.uint8))
+    tiles = []
+    done = predict_folder(result.model_dir, tmp_path, registry=registry,
+                          tile_progress=lambda name, d, n: tiles.append((name, d, n)))
+    assert sorted(p.name for p in done.written) == ["a.npz", "c.npz"]
+    assert [name for name, _ in done.failed] == ["b_rgb.png"]
+    assert "3 channel(s)" in done.failed[0][1]
+    assert done.empty == ["d_flat.png"] and done.predicted == 3
+    assert ("a.png", 1, 1) in tiles

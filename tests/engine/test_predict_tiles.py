@@ -122,3 +122,27 @@ def test_bad_tile_settings():
     with pytest.raises(PredictionError, match="overlap"):
         TileSettings(64, 40).checked()
     assert TileSettings(100, 10).checked().tile == 128
+
+
+def test_large_frame_is_predicted_band_by_band_with_progress_per_tile(model):
+    import tracemalloc
+
+    rng = np.random.default_rng(5)
+    frame = (rng.random((1500, 1400)) * 255).astype(np.uint8)
+    seen = []
+    predict_frame(model, frame[:300, :300], _info(), TileSettings(256, 32))  # compile outside the trace
+    tracemalloc.start()
+    try:
+        got = predict_frame(model, frame, _info(), TileSettings(256, 32), progress=lambda d, n: seen.append((d, n)))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # Whole-image float copies (normalised 8 MB, probabilities 25 MB twice, weights 8 MB) took
+    # over 65 MB; bands of tiles hold the int16 output (4 MB) and a few bands of 256 rows.
+    assert peak < 40 * 2**20
+    total = 7 * 7  # starts every 224 px, the last flush with the edge
+    assert seen[-1] == (total, total) and [d for d, _ in seen] == sorted({d for d, _ in seen})
+    from mia_core.engine.dataset import normalise
+
+    expect = np.argmax(tile_probabilities(model, normalise(frame), TileSettings(256, 32)), axis=-1)
+    np.testing.assert_array_equal(got, expect)
