@@ -74,7 +74,7 @@ def test_close_objects_keep_their_tracks_and_classes_never_mix(tracker):
     frames = []
     for t in range(5):
         a = _frame([(40 + 4 * t, 50, 8)])
-        b = _frame([(90 - 4 * t, 50, 8)])  # they close in until a 1-pixel gap is left
+        b = _frame([(88 - 4 * t, 50, 8)])  # they close in until a 1-pixel gap is left
         frames.append(LabelSet(b.contours + a.contours if t % 2 else a.contours + b.contours, a.shape))
     gap = frames[-1].contours[1].bbox[0] - frames[-1].contours[0].bbox[2]
     assert gap == 1
