@@ -128,9 +128,9 @@ def export_folder(
     """Measure every labelled image of ``folder`` into the table ``out``; returns the row count."""
     settings = settings or ExportSettings()
     folder, out = Path(folder), Path(out)
+    check_output(out, force)
     columns = check_columns(registry, settings.columns)
     writer = writer_for(registry, out)
-    check_output(out, force)
     images = list_images(folder)
     names = class_names(folder)
     rows: list[dict[str, Any]] = []
