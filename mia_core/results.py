@@ -169,3 +169,17 @@ def _rows(registry: Any, name: str, frame: int | None, labels: LabelSet, pixels:
                     "parent": parents.get(c.object_id), "class": names.get(c.class_id, str(c.class_id)),
                     "class_id": c.class_id, **row})
     return out
+
+
+def postprocess_files(registry: Any, paths: Sequence[Path], settings: ExportSettings) -> int:
+    """Apply separation and the minimum size to written label files in place; returns the files changed."""
+    from mia_core.label_store import read_label_file, save_labels
+
+    changed = 0
+    for p in paths:
+        labels, is_mia = read_label_file(p)
+        new = postprocess(registry, labels, settings)
+        if not new.same_as(labels):
+            save_labels(p, new, is_mia)
+            changed += 1
+    return changed

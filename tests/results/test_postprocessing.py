@@ -47,3 +47,20 @@ def test_separation_splits_touching_discs_with_a_gap(registry):
     assert xs[0] == pytest.approx(35, abs=4) and xs[1] == pytest.approx(78, abs=4)
     # A far-apart seed distance leaves the pair alone.
     assert len(registry.get("postprocessors", "separate").apply(labels, min_distance=60)) == 2
+
+
+def test_postprocess_files_rewrites_predicted_labels(registry, tmp_path):
+    """What ``mia predict --min-size N --separate`` applies to the label files it wrote."""
+    from mia_core.label_store import label_path, load_labels, save_labels
+    from mia_core.results import ExportSettings, postprocess_files
+
+    cm = np.full((80, 120), -1, np.int16)
+    cm[disk((40, 35), 22)] = 1
+    cm[disk((40, 78), 22)] = 1
+    cm[5, 5] = 1
+    a, b = label_path(tmp_path / "a.png"), label_path(tmp_path / "b.png")
+    save_labels(a, labels_from_class_map(cm))
+    save_labels(b, labels_from_class_map(cm[:, :10]))  # only the single pixel
+    changed = postprocess_files(registry, [a, b], ExportSettings(min_size=3, separate=True, min_distance=10))
+    assert changed == 2
+    assert len(load_labels(a)) == 2 and not b.exists()
