@@ -62,6 +62,39 @@ def _overlap(a: _Obj, b: _Obj) -> int:
     return int((pa & pb).sum())
 
 
+def _boxes(objs: list[_Obj]) -> np.ndarray:
+    return np.array([(o.origin[0], o.origin[1], o.origin[0] + o.mask.shape[1], o.origin[1] + o.mask.shape[0])
+                     for o in objs], dtype=np.int64).reshape(-1, 4)
+
+
+def _overlaps(prev: list[_Obj], objs: list[_Obj]) -> np.ndarray:
+    """Shared pixels of every same-class pair whose boxes meet (others are 0)."""
+    out = np.zeros((len(prev), len(objs)))
+    if not prev or not objs:
+        return out
+    a, b = _boxes(prev), _boxes(objs)
+    meet = ((a[:, None, 0] < b[None, :, 2]) & (b[None, :, 0] < a[:, None, 2])
+            & (a[:, None, 1] < b[None, :, 3]) & (b[None, :, 1] < a[:, None, 3]))
+    for i, j in zip(*np.nonzero(meet)):
+        if prev[i].cls == objs[j].cls:
+            out[i, j] = _overlap(prev[i], objs[j])
+    return out
+
+
+def _costs(prev: list[_Obj], objs: list[_Obj], overlap: np.ndarray, max_d: float) -> np.ndarray:
+    """1 - IoU for overlapping pairs, 1 + distance / max_d within reach, forbidden otherwise."""
+    pa = np.array([o.area for o in prev], float)[:, None]
+    oa = np.array([o.area for o in objs], float)[None, :]
+    pc = np.array([(o.cx, o.cy) for o in prev], float).reshape(-1, 2)
+    oc = np.array([(o.cx, o.cy) for o in objs], float).reshape(-1, 2)
+    d = np.hypot(pc[:, None, 0] - oc[None, :, 0], pc[:, None, 1] - oc[None, :, 1])
+    same = np.array([o.cls for o in prev])[:, None] == np.array([o.cls for o in objs])[None, :]
+    cost = np.where(d <= max_d, 1.0 + d / max(max_d, 1e-9), _NO)
+    iou = overlap / np.maximum(pa + oa - overlap, 1)
+    cost = np.where(overlap > 0, 1.0 - iou, cost)
+    return np.where(same, cost, _NO)
+
+
 class Tracker:
     """``max_distance`` (px, default 35 as MIA) and ``gap`` (frames an object may miss, default 1)."""
 
@@ -83,10 +116,10 @@ class Tracker:
         out = []
         for t, labels in enumerate(frames):
             objs = [_obj(c) for c in labels.contours]
-            live = [tr for tr in tracks if t - tr.seen <= gap + 1]
+            tracks = [tr for tr in tracks if t - tr.seen <= gap + 1]  # older tracks have ended
+            live = tracks
             ids = [0] * len(objs)
-            overlap = np.array([[_overlap(tr.last, o) if tr.last.cls == o.cls else 0 for o in objs] for tr in live],
-                               dtype=np.float64).reshape(len(live), len(objs))
+            overlap = _overlaps([tr.last for tr in live], objs)
             # Divisions: a track's pixels now cover two or more objects that overlap nothing else.
             divided: set[int] = set()
             for i, tr in enumerate(live):
@@ -101,20 +134,8 @@ class Tracker:
             rows = [i for i in range(len(live)) if i not in divided]
             cols = [j for j in range(len(objs)) if not ids[j]]
             if rows and cols:
-                cost = np.full((len(rows), len(cols)), _NO)
-                for a, i in enumerate(rows):
-                    tr = live[i]
-                    for b, j in enumerate(cols):
-                        o = objs[j]
-                        if tr.last.cls != o.cls:
-                            continue
-                        if overlap[i, j] > 0:
-                            union = tr.last.area + o.area - overlap[i, j]
-                            cost[a, b] = 1.0 - overlap[i, j] / union
-                        else:
-                            d = float(np.hypot(tr.last.cx - o.cx, tr.last.cy - o.cy))
-                            if d <= max_d:
-                                cost[a, b] = 1.0 + d / max(max_d, 1e-9)
+                cost = _costs([live[i].last for i in rows], [objs[j] for j in cols],
+                              overlap[np.ix_(rows, cols)], max_d)
                 ra, cb = linear_sum_assignment(cost)
                 for a, b in zip(ra, cb):
                     if cost[a, b] < _NO:
@@ -128,10 +149,8 @@ class Tracker:
                 if not ids[j]:
                     ids[j] = next_id
                     next_id += 1
-            for j, tid in enumerate(ids):
-                known = {tr.tid for tr in tracks}
-                if tid not in known:
-                    tracks.append(_Track(tid, objs[j], t))
+            known = {tr.tid for tr in live}
+            tracks = live + [_Track(tid, objs[j], t) for j, tid in enumerate(ids) if tid not in known]
             out.append(LabelSet([c.replace(object_id=i) for c, i in zip(labels.contours, ids)], labels.shape))
         return TrackResult(out, parents)
 
