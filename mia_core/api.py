@@ -149,12 +149,11 @@ class Postprocessor(Protocol):
 @runtime_checkable
 class Exporter(Protocol):
     """Measures labelled objects: ``measure(labels, image, **options) -> list[dict]``, one row per
-    contour in contour order, with keys from ``columns`` (options: ``pixel_size``, ``skeleton_kernel``)."""
+    contour in contour order (options: ``pixel_size``, ``skeleton_kernel``); an optional ``columns``
+    tuple names the keys it fills, so users can choose them."""
 
     name: str
     label: str
-
-    columns: tuple[str, ...]
 
     def measure(self, labels: Any, image: np.ndarray | None, **options: Any) -> list[dict[str, Any]]: ...
 
