@@ -186,12 +186,33 @@ class Postprocessor(Protocol):
 
 @runtime_checkable
 class Exporter(Protocol):
-    """Measures labelled objects: ``measure(labels, image) -> list[dict]`` of rows for a table."""
+    """Measures labelled objects: ``measure(labels, image, **options) -> list[dict]``, one row per
+    contour in contour order (options: ``pixel_size``, ``skeleton_kernel``); an optional ``columns``
+    tuple names the keys it fills, so users can choose them."""
 
     name: str
     label: str
 
-    def measure(self, labels: Any, image: np.ndarray | None) -> list[dict[str, Any]]: ...
+    def measure(self, labels: Any, image: np.ndarray | None, **options: Any) -> list[dict[str, Any]]: ...
+
+
+@runtime_checkable
+class SequencePostprocessor(Postprocessor, Protocol):
+    """A postprocessor over the frames of a stack or folder (tracking):
+    ``apply_sequence(frames, **options)`` returns an object with ``frames`` (LabelSets whose object
+    numbers are track ids) and ``parents`` (child track id -> parent track id for divisions)."""
+
+    def apply_sequence(self, frames: Sequence[Any], **options: Any) -> Any: ...
+
+
+@runtime_checkable
+class TableWriter(Protocol):
+    """Writes result rows to a file: ``write(path, rows, columns, **options)`` for ``suffixes``."""
+
+    name: str
+    suffixes: tuple[str, ...]
+
+    def write(self, path: Any, rows: Sequence[dict[str, Any]], columns: Sequence[str], **options: Any) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -246,6 +267,7 @@ COMPONENT_KINDS: dict[str, type] = {
     "postprocessors": Postprocessor,
     "exporters": Exporter,
     "weights": WeightsSource,
+    "table_writers": TableWriter,
 }
 
 

@@ -17,6 +17,7 @@ COMMAND_MODULES = (
     "mia_core.commands.predict",
     "mia_core.commands.dextr",
     "mia_core.commands.weights",
+    "mia_core.commands.export",
 )
 
 

@@ -29,6 +29,7 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
         Loss,
         Metric,
         Postprocessor,
+        TableWriter,
         Tool,
         WeightsSource,
     )
@@ -104,7 +105,10 @@ def mia_metrics() -> list["Metric"]:
 def mia_postprocessors() -> list["Postprocessor"]:
     """Return label post-processors (minimum size, skeleton, tracking ...).
 
-    Called once at load; ``apply`` runs when the user cleans up a prediction.
+    Called once at load; ``apply(labels, **options)`` runs when the user cleans up labels or a
+    prediction (minimum size, instance separation).  A postprocessor that works on a sequence of
+    frames (tracking) also has ``apply_sequence(frames, **options)``
+    (:class:`mia_core.api.SequencePostprocessor`).
     """
 
 
@@ -112,7 +116,17 @@ def mia_postprocessors() -> list["Postprocessor"]:
 def mia_exporters() -> list["Exporter"]:
     """Return per-object measurement exporters.
 
-    Called once at load; ``measure`` runs for every exported image and returns table rows.
+    Called once at load; ``measure(labels, image, **options)`` runs for every exported image and
+    frame and returns one row per contour with the keys listed in ``columns``.
+    """
+
+
+@hookspec
+def mia_table_writers() -> list["TableWriter"]:
+    """Return result-table writers (CSV, XLSX ...).
+
+    Called once at load; the writer whose ``suffixes`` hold the output file's suffix writes the
+    rows with ``write(path, rows, columns, **options)``.
     """
 
 

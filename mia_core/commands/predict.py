@@ -28,6 +28,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--overlap", type=int, default=64, metavar="N", help="overlap between tiles (default 64)")
     p.add_argument("--fov", metavar="X,Y,W,H", help="predict only this field of view")
     p.add_argument("--background", action="store_true", help="also write class-0 (background) contours")
+    p.add_argument("--min-size", type=int, default=0, metavar="N", help="drop predicted contours under N pixels")
+    p.add_argument("--separate", action="store_true", help="split touching predicted objects of a class")
     cli.add_disable_option(p)
     p.set_defaults(func=run)
 
@@ -95,11 +97,17 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
             if not lock.held:
                 print(f"mia predict: {lock.note}; do not run another batch writer on {args.folder} "
                       "meanwhile", file=err)
+            registry = load_plugins(disabled=disabled_plugins(args))
             result = predict_folder(
                 args.model, args.folder, tta=args.tta, force=args.force, tiles=tiles, fov=fov,
-                include_background=args.background, registry=load_plugins(disabled=disabled_plugins(args)),
+                include_background=args.background, registry=registry,
                 progress=report, tile_progress=tile_report,
             )
+            if getattr(args, "min_size", 0) > 0 or getattr(args, "separate", False):
+                from mia_core.results import ExportSettings, postprocess_files
+
+                postprocess_files(registry, result.written,
+                                  ExportSettings(min_size=args.min_size, separate=args.separate))
     except LabelsExistError as exc:
         print(f"mia predict: {len(exc.existing)} label file(s) already exist in "
               f"{exc.existing[0].parent}, e.g. {exc.existing[0].name}; use --force to overwrite them", file=err)

@@ -10,6 +10,7 @@ from PyQt5.QtGui import QKeySequence
 from PyQt5.QtWidgets import QAction, QMainWindow, QShortcut
 
 from mia_core.viewer.predict_actions import build_model_menu
+from mia_core.viewer.results_window import open_results
 
 #: Keys that are not menu items, for the help text and docs/app.md.
 KEYS = (
@@ -74,6 +75,9 @@ def build_actions(window: "object") -> Actions:
     menu = w.menuBar()
     file_menu = menu.addMenu("&File")
     file_menu.addAction(acts.open_folder)
+    results_action = file_menu.addAction("Results…")
+    results_action.setObjectName("results")
+    results_action.triggered.connect(lambda _checked=False: open_results(w))
     file_menu.addSeparator()
     file_menu.addAction(acts.quit)
     edit = menu.addMenu("&Edit")

@@ -1,0 +1,66 @@
+"""Minimum size and instance separation of touching objects."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from skimage.draw import disk
+from skimage.measure import label
+
+from mia_core.plugins import load_plugins
+from mia_core.raster import contour_mask, labels_from_class_map
+
+
+@pytest.fixture(scope="module")
+def registry():
+    return load_plugins(disabled=set())
+
+
+def test_min_size_counts_pixels(registry):
+    cm = np.full((30, 30), -1, np.int16)
+    cm[2, 2] = 1
+    cm[5:7, 5] = 1  # 2 pixels
+    cm[10:12, 10:12] = 2  # 4 pixels
+    labels = labels_from_class_map(cm)
+    kept = registry.get("postprocessors", "min_size").apply(labels, min_size=3)
+    assert [c.pixel_count for c in kept] == [4]
+    assert len(registry.get("postprocessors", "min_size").apply(labels, min_size=1)) == 3
+
+
+def test_separation_splits_touching_discs_with_a_gap(registry):
+    cm = np.full((80, 120), -1, np.int16)
+    cm[disk((40, 35), 22)] = 1
+    cm[disk((40, 78), 22)] = 1  # overlaps the first: one merged contour
+    cm[disk((10, 110), 5)] = 2
+    labels = labels_from_class_map(cm)
+    assert len(labels) == 2
+    out = registry.get("postprocessors", "separate").apply(labels, min_distance=10)
+    ones = [c for c in out if c.class_id == 1]
+    assert len(ones) == 2 and len([c for c in out if c.class_id == 2]) == 1
+    union = np.zeros(cm.shape, bool)
+    for c in ones:
+        union |= contour_mask(c, cm.shape)
+    # The parts do not touch, even diagonally, so they stay apart when traced again.
+    assert label(union, connectivity=2).max() == 2
+    assert (cm == 1).sum() - union.sum() < 60  # only the one-pixel line is lost
+    xs = sorted(np.nonzero(contour_mask(c, cm.shape))[1].mean() for c in ones)
+    assert xs[0] == pytest.approx(35, abs=4) and xs[1] == pytest.approx(78, abs=4)
+    # A far-apart seed distance leaves the pair alone.
+    assert len(registry.get("postprocessors", "separate").apply(labels, min_distance=60)) == 2
+
+
+def test_postprocess_files_rewrites_predicted_labels(registry, tmp_path):
+    """What ``mia predict --min-size N --separate`` applies to the label files it wrote."""
+    from mia_core.label_store import label_path, load_labels, save_labels
+    from mia_core.results import ExportSettings, postprocess_files
+
+    cm = np.full((80, 120), -1, np.int16)
+    cm[disk((40, 35), 22)] = 1
+    cm[disk((40, 78), 22)] = 1
+    cm[5, 5] = 1
+    a, b = label_path(tmp_path / "a.png"), label_path(tmp_path / "b.png")
+    save_labels(a, labels_from_class_map(cm))
+    save_labels(b, labels_from_class_map(cm[:, :10]))  # only the single pixel
+    changed = postprocess_files(registry, [a, b], ExportSettings(min_size=3, separate=True, min_distance=10))
+    assert changed == 2
+    assert len(load_labels(a)) == 2 and not b.exists()
