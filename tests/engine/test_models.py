@@ -246,3 +246,33 @@ def test_train_step_with_cpu_compile_options_matches_nnx_jit_step():
     probs = steps.predict_probabilities(models[0], images)
     np.testing.assert_allclose(np.asarray(probs).sum(-1), 1.0, rtol=1e-5)
     np.testing.assert_array_equal(steps.predict_classes(models[0], images), np.argmax(probs, -1))
+
+
+@pytest.mark.parametrize("name", ["plain", "resnet18", "mobilenetv2"])
+@pytest.mark.parametrize("output_stride", [16, 8])
+def test_dilated_encoder_keeps_nominal_stride_keys(name, output_stride):
+    backbone = TINY_BACKBONES[name]
+    assert backbone.can_dilate
+    encoder = nnx.eval_shape(lambda: backbone.build(3, nnx.Rngs(0), output_stride=output_stride))
+    graphdef, state = nnx.split(encoder)
+    x = jax.ShapeDtypeStruct((1, 64, 96, 3), jnp.float32)
+    out = jax.eval_shape(lambda s, v: nnx.merge(graphdef, s)(v), state, x)
+    assert sorted(out) == [2, 4, 8, 16, 32]
+    for stride, feature in out.items():
+        actual = min(stride, output_stride)
+        assert feature.shape == (1, 64 // actual, 96 // actual, backbone.feature_channels[stride])
+    # dilation changes no parameter shape (weights of the undilated network still fit)
+    plain = nnx.eval_shape(lambda: backbone.build(3, nnx.Rngs(0)))
+    shapes = jax.tree.map(lambda p: p.shape, nnx.state(plain, nnx.Param))
+    assert jax.tree.map(lambda p: p.shape, nnx.state(encoder, nnx.Param)) == shapes
+
+
+def test_architecture_asking_a_dilated_encoder_refuses_a_backbone_that_cannot_dilate():
+    import dataclasses
+
+    dilated = dataclasses.replace(TINY_UNET, name="needs16", output_stride=16)
+    registry = _Registry(architectures={"needs16": dilated}, backbones={"vgg16": TINY_BACKBONES["vgg16"]})
+    with pytest.raises(ValueError, match=r"'needs16' cannot use backbone 'vgg16'.*output stride 16.*cannot dilate"):
+        build_model(registry, "needs16", "vgg16", num_classes=2, in_channels=1)
+    with pytest.raises(ValueError, match="'vgg16' cannot dilate"):
+        TINY_BACKBONES["vgg16"].build(3, nnx.Rngs(0), output_stride=16)
