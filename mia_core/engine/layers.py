@@ -232,9 +232,10 @@ class BatchNorm(nnx.BatchNorm):
         return y
 
 
-def batch_norm(features: int, rngs: nnx.Rngs) -> BatchNorm:
-    """BatchNorm over the channel axis with momentum :data:`BN_MOMENTUM` (see its note)."""
-    return BatchNorm(features, momentum=BN_MOMENTUM, epsilon=1e-5, rngs=rngs)
+def batch_norm(features: int, rngs: nnx.Rngs, *, epsilon: float = 1e-5) -> BatchNorm:
+    """BatchNorm over the channel axis with momentum :data:`BN_MOMENTUM` (see its note);
+    ``epsilon`` 1e-5 as PyTorch (TensorFlow ports such as EfficientNet-Lite use 1e-3)."""
+    return BatchNorm(features, momentum=BN_MOMENTUM, epsilon=epsilon, rngs=rngs)
 
 
 def max_pool(x: jax.Array, window: int = 2, stride: int | None = None, padding: int | None = None) -> jax.Array:
@@ -445,11 +446,12 @@ class ConvBNAct(nnx.Module):
         groups: int = 1,
         dilation: int = 1,
         activation: str | None = "relu",
+        padding: int | None = None,
         rngs: nnx.Rngs,
     ) -> None:
         self.conv = Conv2d(
             in_features, out_features, kernel_size, stride, use_bias=False, groups=groups,
-            dilation=dilation, rngs=rngs,
+            dilation=dilation, padding=padding, rngs=rngs,
         )
         self.bn = batch_norm(out_features, rngs)
         activation_fn(activation)  # refuse an unknown name when the layer is built

@@ -153,3 +153,16 @@ def test_dilation_plan_follows_smp_make_dilated():
     assert dilated_strides((2, 2, 1, 2, 1), 8) == [(2, 1), (2, 1), (1, 1), (2, 1), (1, 1)]
     with pytest.raises(ValueError, match="output_stride"):
         dilated_strides((2, 2), 4)
+
+
+def test_batch_norm_epsilon_and_conv_bn_act_padding_are_passed_through():
+    from flax import nnx
+
+    bn = layers.batch_norm(4, nnx.Rngs(0), epsilon=1e-3)
+    assert bn.epsilon == 1e-3
+    x = jnp.asarray(np.random.default_rng(0).normal(size=(1, 8, 8, 2)), jnp.float32)
+    unit = layers.ConvBNAct(2, 3, 3, 2, padding=1, activation=None, rngs=nnx.Rngs(0))
+    unit.eval()
+    ref = lax.conv_general_dilated(x, unit.conv.kernel[...], (2, 2), [(1, 1), (1, 1)],
+                                   dimension_numbers=("NHWC", "HWIO", "NHWC"))
+    np.testing.assert_allclose(unit(x), unit.bn(ref), rtol=1e-5, atol=1e-5)
