@@ -1,10 +1,14 @@
-"""MobileNetV2 encoder (torchvision layout: ``features[0..18]``), trained from scratch or from
-converted torchvision weights.
+"""The MobileNet family: MobileNetV1 (Howard et al. 2017, timm's ``mobilenetv1_100`` layout and
+names) and MobileNetV2 (torchvision layout: ``features[0..18]``), trained from scratch or from
+converted weights.
 
-Features: stride 2 = features[1], 4 = features[3], 8 = features[6], 16 = features[13],
-32 = features[18] (the 1280-channel 1x1 conv). Can dilate (as smp: the blocks past the output
-stride run at stride 1, dilated). The network is :mod:`mia_plugins.backbones.mobilenet_net`,
-imported by ``build`` so start-up stays free of JAX.
+MobileNetV2 features: stride 2 = features[1], 4 = features[3], 8 = features[6],
+16 = features[13], 32 = features[18] (the 1280-channel 1x1 conv, kept as smp does). Can dilate
+(as smp: the blocks past the output stride run at stride 1, dilated). Its network is
+:mod:`mia_plugins.backbones.mobilenet_net`, imported by ``build`` so start-up stays free of JAX.
+MobileNetV1 features: strides 2..32 = ``blocks.0`` .. ``blocks.4`` (64 .. 1024 channels); its
+network is the core's :mod:`mia_core.engine.mobile_blocks`; it dilates as timm (a strided
+block turned to stride 1 keeps its dilation, the next ones get the new one).
 """
 
 from __future__ import annotations
@@ -17,6 +21,20 @@ from mia_core.hooks import hookimpl
 
 # output channels of the feature taps at strides 2, 4, 8, 16 (the last is the 1280-channel conv)
 _TAP_CHANNELS = (16, 24, 32, 96)
+# torchvision's MobileNetV2 keys -> ours: its Conv2dNormActivation children 0/1 are our conv/bn;
+# the projection (a bare conv and BatchNorm, indices 1/2 in block 1, 2/3 elsewhere) is our last
+# ConvBNAct without activation
+TORCHVISION_RENAME: tuple[tuple[str, str | None], ...] = (
+    (r"^classifier\.", None),
+    (r"^features\.(\d+)\.conv\.(\d)\.0\.", r"features.\1.conv.\2.conv."),
+    (r"^features\.(\d+)\.conv\.(\d)\.1\.", r"features.\1.conv.\2.bn."),
+    (r"^features\.1\.conv\.1\.weight$", r"features.1.conv.1.conv.weight"),
+    (r"^features\.1\.conv\.2\.", r"features.1.conv.1.bn."),
+    (r"^features\.(\d+)\.conv\.2\.weight$", r"features.\1.conv.2.conv.weight"),
+    (r"^features\.(\d+)\.conv\.3\.", r"features.\1.conv.2.bn."),
+    (r"^features\.(\d+)\.0\.", r"features.\1.conv."),
+    (r"^features\.(\d+)\.1\.", r"features.\1.bn."),
+)
 
 
 @dataclass(frozen=True)
@@ -39,8 +57,58 @@ class MobileNetV2Backbone:
 
         return MobileNetV2(in_channels, self.width, output_stride, rngs=rngs)
 
+    def state_dict_rename(self, fmt: str = "torchvision") -> tuple[tuple[str, str | None], ...]:
+        """Regex pairs taking a ``fmt`` state dict's keys to this encoder's names (for
+        ``mia_core.engine.state_dict.load_state_dict``); the classifier is dropped."""
+        if fmt != "torchvision":
+            raise ValueError(f"{self.name}: unknown state dict format {fmt!r}; known: torchvision")
+        return TORCHVISION_RENAME
+
+
+#: MobileNetV1 stages: (output channels, first stride, blocks), each block depthwise 3x3 + 1x1
+_V1_STAGES = ((64, 1, 1), (128, 2, 2), (256, 2, 2), (512, 2, 6), (1024, 2, 2))
+
+
+@dataclass(frozen=True)
+class MobileNetV1Backbone:
+    """MobileNetV1 (ReLU6, as timm's ``mobilenetv1_100``); ``width`` scales channels (to 8)."""
+
+    name: str = "mobilenet"
+    width: float = 1.0
+    reference: str = "mobilenetv1_100"
+    can_dilate: bool = True
+
+    def _stages(self) -> list[list[tuple[str, int, int, int, int, int]]]:
+        out = []
+        for channels, stride, count in _V1_STAGES:
+            cout = scale_channels(channels, self.width, 8)
+            out.append([("ds", 3, stride if i == 0 else 1, 1, cout, 0) for i in range(count)])
+        return out
+
+    @property
+    def feature_channels(self) -> dict[int, int]:
+        """Stride -> channels at this width."""
+        return {2 ** (i + 1): scale_channels(c, self.width, 8) for i, (c, _, _) in enumerate(_V1_STAGES)}
+
+    def build(self, in_channels: int, rngs: Any, *, output_stride: int = 32) -> Any:
+        """Create the encoder module (dilated below ``output_stride``)."""
+        from mia_core.engine import mobile_blocks
+
+        return mobile_blocks.Net(
+            in_channels, scale_channels(32, self.width, 8), self._stages(),
+            {i: 2 ** (i + 1) for i in range(5)}, act="relu6", padding=1, pw_act=True,
+            output_stride=output_stride, rngs=rngs,
+        )
+
+    def state_dict_rename(self, fmt: str = "timm") -> tuple[tuple[str, str | None], ...]:
+        """Regex pairs taking a timm state dict's keys to this encoder's names (its names are
+        timm's; the classifier is dropped)."""
+        if fmt != "timm":
+            raise ValueError(f"{self.name}: unknown state dict format {fmt!r}; known: timm")
+        return ((r"^classifier\.", None),)
+
 
 @hookimpl
-def mia_backbones() -> list[MobileNetV2Backbone]:
-    """Register MobileNetV2."""
-    return [MobileNetV2Backbone()]
+def mia_backbones() -> list[Any]:
+    """Register MobileNetV1 and MobileNetV2."""
+    return [MobileNetV1Backbone(), MobileNetV2Backbone()]

@@ -1,4 +1,8 @@
-"""The MobileNetV2 network of :mod:`mia_plugins.backbones.mobilenet` (imported when a model is built)."""
+"""The MobileNetV2 network of :mod:`mia_plugins.backbones.mobilenet` (imported when a model is built).
+
+Every layer pads as torchvision's (``padding = dilation`` for 3x3, none for 1x1), so converted
+torchvision weights give torchvision's features.
+"""
 
 from __future__ import annotations
 
@@ -22,10 +26,10 @@ class InvertedResidual(nnx.Module):
         hidden = cin * expand
         layers = []
         if expand != 1:
-            layers.append(ConvBNAct(cin, hidden, 1, activation="relu6", rngs=rngs))
+            layers.append(ConvBNAct(cin, hidden, 1, activation="relu6", padding=0, rngs=rngs))
         layers.append(ConvBNAct(hidden, hidden, 3, stride, groups=hidden, dilation=dilation,
-                                activation="relu6", rngs=rngs))
-        layers.append(ConvBNAct(hidden, cout, 1, activation=None, rngs=rngs))
+                                activation="relu6", padding=dilation, rngs=rngs))
+        layers.append(ConvBNAct(hidden, cout, 1, activation=None, padding=0, rngs=rngs))
         self.conv = nnx.List(layers)
         self.residual = stride == 1 and cin == cout
 
@@ -42,7 +46,9 @@ class MobileNetV2(nnx.Module):
 
     def __init__(self, in_channels: int, width: float, output_stride: int = 32, *, rngs: nnx.Rngs) -> None:
         first = scale_channels(32, width, 8)
-        layers: list[nnx.Module] = [ConvBNAct(in_channels, first, 3, 2, activation="relu6", rngs=rngs)]
+        layers: list[nnx.Module] = [
+            ConvBNAct(in_channels, first, 3, 2, activation="relu6", padding=1, rngs=rngs)
+        ]
         blocks = [(t, c, s if r == 0 else 1) for t, c, n, s in SETTINGS for r in range(n)]
         plan = dilated_strides([2] + [s for _, _, s in blocks], output_stride)[1:]
         cin = first
@@ -53,7 +59,7 @@ class MobileNetV2(nnx.Module):
             channels[len(layers) - 1] = cout
             cin = cout
         last = scale_channels(1280, max(1.0, width), 8)
-        layers.append(ConvBNAct(cin, last, 1, activation="relu6", rngs=rngs))
+        layers.append(ConvBNAct(cin, last, 1, activation="relu6", padding=0, rngs=rngs))
         channels[len(layers) - 1] = last
         self.features = nnx.List(layers)
         self.feature_channels = {stride: channels[i] for i, stride in TAPS.items()}

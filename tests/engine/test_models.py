@@ -75,12 +75,12 @@ def test_backbone_feature_maps_have_declared_strides_and_channels(name):
 
 
 # Parameter counts of torchvision's encoders (classifier removed; our convs before BatchNorm have
-# no bias, so VGG16-BN has 4224 fewer than torchvision's vgg16_bn.features).
+# no bias).
 TORCHVISION_COUNTS = {
     "resnet18": (ResNetBackbone("resnet18", (2, 2, 2, 2)), 11_689_512 - 513_000),
     "resnet34": (ResNetBackbone("resnet34", (3, 4, 6, 3)), 21_797_672 - 513_000),
     "mobilenetv2": (MobileNetV2Backbone(), 3_504_872 - 1_281_000),
-    "vgg16": (VGGBackbone(), 14_723_136 - 4_224),
+    "vgg16": (VGGBackbone(), 14_714_688),  # plain VGG16 (conv biases, no BatchNorm): vgg16.features
 }
 
 
