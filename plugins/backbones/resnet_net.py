@@ -32,7 +32,7 @@ def _shortcut(downsample: nnx.List | None, x: jax.Array) -> jax.Array:
 
 
 class BasicBlock(nnx.Module):
-    """Two 3x3 conv/BN layers (an SE gate before the sum in SE-ResNet-18/34)."""
+    """Two 3x3 conv/BN layers (in SE-ResNet-18/34 a ReLU and an SE gate before the sum)."""
 
     expansion = 1
 
@@ -50,8 +50,8 @@ class BasicBlock(nnx.Module):
     def __call__(self, x: jax.Array) -> jax.Array:
         y = jax.nn.relu(self.bn1(self.conv1(x)))
         y = self.bn2(self.conv2(y))
-        if self.se_module is not None:
-            y = self.se_module(y)
+        if self.se_module is not None:  # the SE-ResNet block (Cadene's) has a ReLU before its gate
+            y = self.se_module(jax.nn.relu(y))
         shortcut = _shortcut(self.downsample, x)
         return jax.nn.relu(y + shortcut)
 

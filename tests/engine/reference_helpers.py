@@ -30,10 +30,12 @@ def randomise_torch_model(model: Any, seed: int = 0) -> Any:
             elif name.endswith(("running_mean", "bias")):
                 tensor.copy_(torch.randn(tensor.shape, generator=gen) * 0.1)
             elif name.endswith("weight") and tensor.ndim == 1:
-                tensor.copy_(torch.rand(tensor.shape, generator=gen) + 0.5)
+                tensor.copy_(torch.rand(tensor.shape, generator=gen) * 0.5 + 0.5)
             else:
+                # variance 1/fan-in: with He's 2/fan-in activations grow through deep residual
+                # nets until PyTorch's own float32 result is 3e-4 away from float64's
                 fan_in = max(1, tensor[0].numel())
-                tensor.copy_(torch.randn(tensor.shape, generator=gen) * (2.0 / fan_in) ** 0.5)
+                tensor.copy_(torch.randn(tensor.shape, generator=gen) * (1.0 / fan_in) ** 0.5)
     return model.eval()
 
 
@@ -65,7 +67,9 @@ def timm_reference(name: str, x: np.ndarray, **kwargs: Any) -> tuple[dict[str, n
     torch, timm = need("torch"), need("timm")
     torch.set_num_threads(2)
     model = randomise_torch_model(timm.create_model(name, pretrained=False, **kwargs))
-    modules = {f["module"]: f["reduction"] for f in model.feature_info if f["reduction"] >= 2}
+    # the last five taps are the nominal strides 2..32 (VGG has a stride-1 tap first; with
+    # output_stride=16 timm reports the dilated stage's reduction as 16)
+    modules = {f["module"]: s for f, s in zip(model.feature_info[-5:], (2, 4, 8, 16, 32))}
     state = {k: v.numpy() for k, v in model.state_dict().items()}
     return state, hooked_features(model, modules, x)
 
