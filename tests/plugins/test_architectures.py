@@ -117,3 +117,28 @@ def test_parameter_count_equals_segmentation_models_pytorch_on_resnet34(arch):
     ours = sum(int(np.prod(p.shape)) for p in jax.tree.leaves(nnx.state(model, nnx.Param)))
     reference = getattr(smp, SMP_CLASSES[arch])("resnet34", encoder_weights=None, in_channels=3, classes=3)
     assert ours == sum(p.numel() for p in reference.parameters())
+
+
+def _installed_architectures() -> list[str]:
+    from mia_core.plugins import load_plugins
+
+    return sorted(load_plugins().names("architectures"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("arch", _installed_architectures())
+def test_every_installed_backbone_at_full_width_builds_or_is_refused_by_the_contract(arch):
+    """Run in parts with ``pytest -m slow -k "full_width and fpn"``."""
+    from mia_core.engine.model import pair_status
+    from mia_core.plugins import load_plugins
+
+    registry = load_plugins()
+    architecture = registry.get("architectures", arch)
+    failures = {}
+    for name in registry.names("backbones"):
+        backbone = registry.get("backbones", name)
+        reason = pair_status(architecture, backbone, size=64)
+        # a refusal must come from the contract (named, with the reason), never from a crash
+        if reason is not None and reason != incompatibility(architecture, backbone):
+            failures[name] = reason
+    assert failures == {}
