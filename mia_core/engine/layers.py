@@ -525,3 +525,26 @@ class SqueezeExcitation(nnx.Module):
         s = jnp.mean(x, axis=(1, 2), keepdims=True)
         s = self.fc2(activation_fn(self.activation)(self.fc1(s)))
         return x * activation_fn(self.gate)(s)
+
+
+class SeparableConv2d(nnx.Module):
+    """Depthwise k x k convolution (``depthwise``, no bias) then a 1x1 ``pointwise`` one, as
+    smp's ``SeparableConv2d`` (DeepLabv3+, Xception)."""
+
+    def __init__(
+        self, in_features: int, out_features: int, kernel_size: int = 3, stride: int = 1, *,
+        dilation: int = 1, use_bias: bool = False, rngs: nnx.Rngs,
+    ) -> None:
+        self.depthwise = Conv2d(in_features, in_features, kernel_size, stride, use_bias=False,
+                                groups=in_features, dilation=dilation, rngs=rngs)
+        self.pointwise = Conv2d(in_features, out_features, 1, use_bias=use_bias, rngs=rngs)
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        return self.pointwise(self.depthwise(x))
+
+
+def group_norm(features: int, groups: int, rngs: nnx.Rngs) -> nnx.GroupNorm:
+    """GroupNorm with ``groups`` groups (PyTorch's eps 1e-5), fewer where a narrow test network
+    has fewer channels (the largest divisor of ``features`` not above ``groups``)."""
+    groups = max(g for g in range(1, min(groups, features) + 1) if features % g == 0)
+    return nnx.GroupNorm(features, num_groups=groups, epsilon=1e-5, rngs=rngs)

@@ -118,3 +118,25 @@ def check_input_size(height: int, width: int, multiple: int = SIZE_MULTIPLE) -> 
             f"network input height and width must be positive multiples of {multiple}, "
             f"got {height}x{width}"
         )
+
+
+def pair_status(architecture: Any, backbone: Any, size: int = 64, in_channels: int = 1, num_classes: int = 2) -> str | None:
+    """None when the pair builds and maps a (1, size, size) input to logits of that size (checked
+    with shapes only, no compile), else the reason it is refused."""
+    import jax
+    import jax.numpy as jnp
+
+    reason = incompatibility(architecture, backbone)
+    if reason:
+        return reason
+    try:
+        model = nnx.eval_shape(lambda: architecture.build(backbone, in_channels, num_classes, nnx.Rngs(0)))
+        graphdef, state = nnx.split(model)
+        x = jax.ShapeDtypeStruct((1, size, size, in_channels), jnp.float32)
+        out = jax.eval_shape(lambda s, v: nnx.merge(graphdef, s)(v), state, x)
+    except Exception as exc:  # noqa: BLE001 - any failure of a plugin's network is the pair's reason
+        return f"architecture {architecture.name!r} with backbone {backbone.name!r} fails: {exc}"
+    if tuple(out.shape) != (1, size, size, num_classes):
+        return (f"architecture {architecture.name!r} with backbone {backbone.name!r} returns shape "
+                f"{tuple(out.shape)} for a {size}x{size} input, not {(1, size, size, num_classes)}")
+    return None
