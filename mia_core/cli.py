@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "mia_core.commands.dextr",
     "mia_core.commands.weights",
     "mia_core.commands.export",
+    "mia_core.commands.models",
 )
 
 

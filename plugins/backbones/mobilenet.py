@@ -1,27 +1,29 @@
-"""MobileNetV2 encoder (torchvision layout: ``features[0..18]``), trained from scratch or from
-converted torchvision weights.
+"""The MobileNet family: MobileNetV1 (Howard et al. 2017, timm's ``mobilenetv1_100`` layout and
+names) and MobileNetV2 (torchvision layout: ``features[0..18]``), trained from scratch or from
+converted weights.
 
-Features: stride 2 = features[1], 4 = features[3], 8 = features[6], 16 = features[13],
-32 = features[18] (the 1280-channel 1x1 conv).
+MobileNetV2 features: stride 2 = features[1], 4 = features[3], 8 = features[6],
+16 = features[13], 32 = features[18] (the 1280-channel 1x1 conv, kept as smp does). Can dilate
+(as smp: the blocks past the output stride run at stride 1, dilated). Its network is
+:mod:`mia_plugins.backbones.mobilenet_net`, imported by ``build`` so start-up stays free of JAX.
+MobileNetV1 features: strides 2..32 = ``blocks.0`` .. ``blocks.4`` (64 .. 1024 channels); its
+network is the core's :mod:`mia_core.engine.mobile_blocks`; it dilates as timm (a strided
+block turned to stride 1 keeps its dilation, the next ones get the new one).
 """
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from typing import Any
 
+from mia_core.engine.geometry import scale_channels
 from mia_core.hooks import hookimpl
 
-STRIDES = (2, 4, 8, 16, 32)
-# expansion t, output channels c, repeats n, first stride s (the MobileNetV2 paper's table 2)
-_SETTINGS = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1),
-             (6, 160, 3, 2), (6, 320, 1, 1))
-# index in ``features`` whose output is the feature map of each stride
-_TAPS = {1: 2, 3: 4, 6: 8, 13: 16, 18: 32}
+# output channels of the feature taps at strides 2, 4, 8, 16 (the last is the 1280-channel conv)
+_TAP_CHANNELS = (16, 24, 32, 96)
 # torchvision's MobileNetV2 keys -> ours: its Conv2dNormActivation children 0/1 are our conv/bn;
 # the projection (a bare conv and BatchNorm, indices 1/2 in block 1, 2/3 elsewhere) is our last
-# ConvBNReLU without activation
+# ConvBNAct without activation
 TORCHVISION_RENAME: tuple[tuple[str, str | None], ...] = (
     (r"^classifier\.", None),
     (r"^features\.(\d+)\.conv\.(\d)\.0\.", r"features.\1.conv.\2.conv."),
@@ -41,11 +43,19 @@ class MobileNetV2Backbone:
 
     name: str = "mobilenetv2"
     width: float = 1.0
-    strides: tuple[int, ...] = STRIDES
+    can_dilate: bool = True
 
-    def build(self, in_channels: int, rngs: Any) -> Any:
-        """Create the encoder module; Flax is imported only now so plugin loading stays fast."""
-        return _network_class()(in_channels, self.width, rngs=rngs)
+    @property
+    def feature_channels(self) -> dict[int, int]:
+        """Stride -> channels at this width."""
+        taps = [scale_channels(c, self.width, 8) for c in _TAP_CHANNELS]
+        return {2: taps[0], 4: taps[1], 8: taps[2], 16: taps[3], 32: scale_channels(1280, max(1.0, self.width), 8)}
+
+    def build(self, in_channels: int, rngs: Any, *, output_stride: int = 32) -> Any:
+        """Create the encoder module (dilated below ``output_stride``)."""
+        from mia_plugins.backbones.mobilenet_net import MobileNetV2
+
+        return MobileNetV2(in_channels, self.width, output_stride, rngs=rngs)
 
     def state_dict_rename(self, fmt: str = "torchvision") -> tuple[tuple[str, str | None], ...]:
         """Regex pairs taking a ``fmt`` state dict's keys to this encoder's names (for
@@ -55,69 +65,50 @@ class MobileNetV2Backbone:
         return TORCHVISION_RENAME
 
 
-@functools.cache
-def _network_class() -> type:
-    """Define the NNX modules on first use (keeps JAX/Flax out of plugin import)."""
-    import jax
-    from flax import nnx
+#: MobileNetV1 stages: (output channels, first stride, blocks), each block depthwise 3x3 + 1x1
+_V1_STAGES = ((64, 1, 1), (128, 2, 2), (256, 2, 2), (512, 2, 6), (1024, 2, 2))
 
-    from mia_core.engine.layers import ConvBNReLU, scale_channels
 
-    class InvertedResidual(nnx.Module):
-        """1x1 expand -> 3x3 depthwise -> 1x1 linear projection, residual when shapes allow."""
+@dataclass(frozen=True)
+class MobileNetV1Backbone:
+    """MobileNetV1 (ReLU6, as timm's ``mobilenetv1_100``); ``width`` scales channels (to 8)."""
 
-        def __init__(self, cin: int, cout: int, stride: int, expand: int, *, rngs: nnx.Rngs):
-            hidden = cin * expand
-            layers = []
-            if expand != 1:
-                layers.append(ConvBNReLU(cin, hidden, 1, relu6=True, padding=0, rngs=rngs))
-            layers.append(
-                ConvBNReLU(hidden, hidden, 3, stride, groups=hidden, relu6=True, padding=1, rngs=rngs)
-            )
-            layers.append(ConvBNReLU(hidden, cout, 1, activation=False, padding=0, rngs=rngs))
-            self.conv = nnx.List(layers)
-            self.residual = stride == 1 and cin == cout
+    name: str = "mobilenet"
+    width: float = 1.0
+    reference: str = "mobilenetv1_100"
+    can_dilate: bool = True
 
-        def __call__(self, x: jax.Array) -> jax.Array:
-            y = x
-            for layer in self.conv:
-                y = layer(y)
-            return x + y if self.residual else y
+    def _stages(self) -> list[list[tuple[str, int, int, int, int, int]]]:
+        out = []
+        for channels, stride, count in _V1_STAGES:
+            cout = scale_channels(channels, self.width, 8)
+            out.append([("ds", 3, stride if i == 0 else 1, 1, cout, 0) for i in range(count)])
+        return out
 
-    class MobileNetV2(nnx.Module):
-        """MobileNetV2 feature extractor returning ``{stride: feature map}``."""
+    @property
+    def feature_channels(self) -> dict[int, int]:
+        """Stride -> channels at this width."""
+        return {2 ** (i + 1): scale_channels(c, self.width, 8) for i, (c, _, _) in enumerate(_V1_STAGES)}
 
-        def __init__(self, in_channels: int, width: float, *, rngs: nnx.Rngs) -> None:
-            first = scale_channels(32, width, 8)
-            layers: list[nnx.Module] = [
-                ConvBNReLU(in_channels, first, 3, 2, relu6=True, padding=1, rngs=rngs)
-            ]
-            cin = first
-            channels = {0: first}
-            for expand, c, repeats, stride in _SETTINGS:
-                cout = scale_channels(c, width, 8)
-                for r in range(repeats):
-                    layers.append(InvertedResidual(cin, cout, stride if r == 0 else 1, expand, rngs=rngs))
-                    channels[len(layers) - 1] = cout
-                    cin = cout
-            last = scale_channels(1280, max(1.0, width), 8)
-            layers.append(ConvBNReLU(cin, last, 1, relu6=True, padding=0, rngs=rngs))
-            channels[len(layers) - 1] = last
-            self.features = nnx.List(layers)
-            self.feature_channels = {stride: channels[i] for i, stride in _TAPS.items()}
+    def build(self, in_channels: int, rngs: Any, *, output_stride: int = 32) -> Any:
+        """Create the encoder module (dilated below ``output_stride``)."""
+        from mia_core.engine import mobile_blocks
 
-        def __call__(self, x: jax.Array) -> dict[int, jax.Array]:
-            out = {}
-            for index, layer in enumerate(self.features):
-                x = layer(x)
-                if index in _TAPS:
-                    out[_TAPS[index]] = x
-            return out
+        return mobile_blocks.Net(
+            in_channels, scale_channels(32, self.width, 8), self._stages(),
+            {i: 2 ** (i + 1) for i in range(5)}, act="relu6", padding=1, pw_act=True,
+            output_stride=output_stride, rngs=rngs,
+        )
 
-    return MobileNetV2
+    def state_dict_rename(self, fmt: str = "timm") -> tuple[tuple[str, str | None], ...]:
+        """Regex pairs taking a timm state dict's keys to this encoder's names (its names are
+        timm's; the classifier is dropped)."""
+        if fmt != "timm":
+            raise ValueError(f"{self.name}: unknown state dict format {fmt!r}; known: timm")
+        return ((r"^classifier\.", None),)
 
 
 @hookimpl
-def mia_backbones() -> list[MobileNetV2Backbone]:
-    """Register MobileNetV2."""
-    return [MobileNetV2Backbone()]
+def mia_backbones() -> list[Any]:
+    """Register MobileNetV1 and MobileNetV2."""
+    return [MobileNetV1Backbone(), MobileNetV2Backbone()]

@@ -1,111 +1,98 @@
-"""ResNet-18 and ResNet-34 encoders (torchvision layout, basic blocks), trained from scratch.
+"""The ResNet family: ResNet-18..152, ResNeXt-50/101, SE-ResNet-18..152, SE-ResNeXt-50/101,
+SENet-154. The networks live in ``resnet_net.py``, imported by ``build()`` only.
 
-Features: stride 2 = stem (conv1/bn1/relu), 4 = layer1, 8 = layer2, 16 = layer3, 32 = layer4.
-Attribute names follow torchvision (``conv1``, ``bn1``, ``layer1[0].conv1``, ``downsample``) so
-that a torchvision-format weights file maps onto the parameters one to one.
+Features: stride 2 = stem, 4..32 = ``layer1``..``layer4``. Parameter names follow torchvision /
+timm (ResNet, ResNeXt) and timm's ``legacy_se*`` models (the SE-nets), so their state dicts load
+with :func:`mia_core.engine.state_dict.load_state_dict` and :meth:`ResNetBackbone.state_dict_rename`.
+All can dilate (``output_stride`` 16 or 8), as in segmentation_models_pytorch, with timm's rule
+(the first block of a dilated stage keeps the previous dilation; smp dilates it too).
 """
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from typing import Any
 
+from mia_core.engine.geometry import scale_channels
 from mia_core.hooks import hookimpl
 
-STRIDES = (2, 4, 8, 16, 32)
-_STAGE_CHANNELS = (64, 128, 256, 512)
+_PLANES = (64, 128, 256, 512)
+
+
+def scaled(channels: int, width: float) -> int:
+    """Channels times the width multiplier (1.0 = the paper's), kept a multiple of 8."""
+    return channels if width == 1.0 else scale_channels(channels, width, 8)
 
 
 @dataclass(frozen=True)
 class ResNetBackbone:
-    """A ResNet with basic blocks; ``width`` scales every channel count (1.0 = the paper's)."""
+    """One ResNet-family encoder; ``width`` scales every channel count (for tests, small machines).
+
+    ``legacy`` picks the SE-nets' layout ("seresnet", "seresnext", "senet154"); ``groups`` and
+    ``base_width`` make ResNeXt bottlenecks; ``reference`` is timm's name of the same network.
+    """
 
     name: str
     blocks: tuple[int, int, int, int]
     width: float = 1.0
-    strides: tuple[int, ...] = STRIDES
+    bottleneck: bool = False
+    groups: int = 1
+    base_width: int = 64
+    se: bool = False
+    legacy: str = ""
+    reference: str = ""
+    can_dilate: bool = True
 
-    def build(self, in_channels: int, rngs: Any) -> Any:
-        """Create the encoder module; Flax is imported only now so plugin loading stays fast."""
-        return _network_class()(in_channels, self.blocks, self.width, rngs=rngs)
+    @property
+    def feature_channels(self) -> dict[int, int]:
+        """Channels of each stride's feature map."""
+        stem = scaled(128 if self.legacy == "senet154" else 64, self.width)
+        expansion = 4 if self.bottleneck else 1
+        out = {2: stem}
+        for index, planes in enumerate(_PLANES):
+            out[4 * 2**index] = scaled(planes, self.width) * expansion
+        return out
 
-    def state_dict_rename(self, fmt: str = "torchvision") -> tuple[tuple[str, str | None], ...]:
-        """Regex pairs taking a ``fmt`` state dict's keys to this encoder's names (the names
-        are torchvision's; the classifier ``fc`` is dropped)."""
+    def build(self, in_channels: int, rngs: Any, *, output_stride: int = 32) -> Any:
+        """Create the encoder; JAX/Flax are imported only now so plugin loading stays fast."""
+        from mia_plugins.backbones import resnet_net
+
+        return resnet_net.ResNet(in_channels, self, output_stride, rngs=rngs)
+
+    def state_dict_rename(self, fmt: str = "timm") -> tuple[tuple[str, str | None], ...]:
+        """Regex pairs taking a torchvision or timm state dict's keys to this encoder's names
+        (the names are theirs; the classifier ``fc`` / ``last_linear`` is dropped)."""
         if fmt not in ("torchvision", "timm"):
             raise ValueError(f"{self.name}: unknown state dict format {fmt!r}; known: torchvision, timm")
-        return ((r"^fc\.", None),)
+        return ((r"^(fc|last_linear)\.", None),)
 
 
-@functools.cache
-def _network_class() -> type:
-    """Define the NNX modules on first use (keeps JAX/Flax out of plugin import)."""
-    import jax
-    from flax import nnx
-
-    from mia_core.engine.layers import Conv2d, batch_norm, max_pool, scale_channels
-
-    class BasicBlock(nnx.Module):
-        """Two 3x3 conv/BN layers with an identity (or 1x1 projection) shortcut."""
-
-        def __init__(self, cin: int, cout: int, stride: int, *, rngs: nnx.Rngs) -> None:
-            self.conv1 = Conv2d(cin, cout, 3, stride, use_bias=False, padding=1, rngs=rngs)
-            self.bn1 = batch_norm(cout, rngs)
-            self.conv2 = Conv2d(cout, cout, 3, 1, use_bias=False, padding=1, rngs=rngs)
-            self.bn2 = batch_norm(cout, rngs)
-            if stride != 1 or cin != cout:
-                self.downsample = nnx.List(
-                    [Conv2d(cin, cout, 1, stride, use_bias=False, padding=0, rngs=rngs), batch_norm(cout, rngs)]
-                )
-            else:
-                self.downsample = None
-
-        def __call__(self, x: jax.Array) -> jax.Array:
-            y = jax.nn.relu(self.bn1(self.conv1(x)))
-            y = self.bn2(self.conv2(y))
-            shortcut = x
-            if self.downsample is not None:
-                shortcut = self.downsample[1](self.downsample[0](x))
-            return jax.nn.relu(y + shortcut)
-
-    class ResNet(nnx.Module):
-        """ResNet encoder returning ``{stride: feature map}`` for strides 2..32."""
-
-        def __init__(
-            self, in_channels: int, blocks: tuple[int, ...], width: float, *, rngs: nnx.Rngs
-        ) -> None:
-            stem = scale_channels(64, width)
-            self.conv1 = Conv2d(in_channels, stem, 7, 2, use_bias=False, padding=3, rngs=rngs)
-            self.bn1 = batch_norm(stem, rngs)
-            cin = stem
-            stages = []
-            for index, (count, channels) in enumerate(zip(blocks, _STAGE_CHANNELS)):
-                cout = scale_channels(channels, width)
-                stride = 1 if index == 0 else 2
-                stage = []
-                for b in range(count):
-                    stage.append(BasicBlock(cin, cout, stride if b == 0 else 1, rngs=rngs))
-                    cin = cout
-                stages.append(nnx.List(stage))
-            self.layer1, self.layer2, self.layer3, self.layer4 = stages
-            outs = [scale_channels(c, width) for c in _STAGE_CHANNELS]
-            self.feature_channels = {2: stem, 4: outs[0], 8: outs[1], 16: outs[2], 32: outs[3]}
-
-        def __call__(self, x: jax.Array) -> dict[int, jax.Array]:
-            x = jax.nn.relu(self.bn1(self.conv1(x)))
-            features = {2: x}
-            x = max_pool(x, 3, 2, padding=1)
-            for stride, stage in zip((4, 8, 16, 32), (self.layer1, self.layer2, self.layer3, self.layer4)):
-                for block in stage:
-                    x = block(x)
-                features[stride] = x
-            return features
-
-    return ResNet
+def _family() -> list[ResNetBackbone]:
+    """Every network of the family with the depths and widths of its paper."""
+    depths = {18: (2, 2, 2, 2), 34: (3, 4, 6, 3), 50: (3, 4, 6, 3), 101: (3, 4, 23, 3), 152: (3, 8, 36, 3)}
+    nets = []
+    for depth, blocks in depths.items():
+        bottleneck = depth >= 50
+        nets.append(ResNetBackbone(f"resnet{depth}", blocks, bottleneck=bottleneck,
+                                   reference=f"resnet{depth}"))
+        nets.append(ResNetBackbone(f"seresnet{depth}", blocks, bottleneck=bottleneck, se=True,
+                                   legacy="seresnet", reference=f"legacy_seresnet{depth}"))
+    nets += [
+        ResNetBackbone("resnext50", depths[50], bottleneck=True, groups=32, base_width=4,
+                       reference="resnext50_32x4d"),
+        ResNetBackbone("resnext101", depths[101], bottleneck=True, groups=32, base_width=8,
+                       reference="resnext101_32x8d"),
+        ResNetBackbone("seresnext50", depths[50], bottleneck=True, groups=32, base_width=4, se=True,
+                       legacy="seresnext", reference="legacy_seresnext50_32x4d"),
+        ResNetBackbone("seresnext101", depths[101], bottleneck=True, groups=32, base_width=4, se=True,
+                       legacy="seresnext", reference="legacy_seresnext101_32x4d"),
+        ResNetBackbone("senet154", (3, 8, 36, 3), bottleneck=True, groups=64, se=True,
+                       legacy="senet154", reference="legacy_senet154"),
+    ]
+    return nets
 
 
 @hookimpl
 def mia_backbones() -> list[ResNetBackbone]:
-    """Register ResNet-18 and ResNet-34."""
-    return [ResNetBackbone("resnet18", (2, 2, 2, 2)), ResNetBackbone("resnet34", (3, 4, 6, 3))]
+    """Register the ResNet family."""
+    return _family()

@@ -1,76 +1,68 @@
-"""VGG-16 encoder with BatchNorm (as torchvision's ``vgg16_bn``), trained from scratch.
+"""VGG-16 and VGG-19 (Simonyan & Zisserman 2014) as timm/torchvision build them: plain
+(``vgg16``, ``vgg19``, as smp and the Keras models MIA used) or with BatchNorm (``vgg16_bn``,
+``vgg19_bn``, which train from scratch more readily). The network is ``vgg_net.py``, imported by
+``build()`` only; its parameters carry torchvision's ``features.<index>`` names, so their state
+dicts load as they are.
 
-Blocks are named ``block1`` .. ``block5`` (as in HED). Features: stride 2 = block2, 4 = block3,
-8 = block4, 16 = block5, 32 = block5 max-pooled.
+Features: stride 2 = end of block 2, 4 = block 3, 8 = block 4, 16 = block 5, 32 = block 5
+max-pooled (timm's ``features_only`` taps). VGG cannot dilate (its strides are max-pools), as
+in smp.
 """
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from typing import Any
 
+from mia_core.engine.geometry import refuse_dilation
 from mia_core.hooks import hookimpl
 
-STRIDES = (2, 4, 8, 16, 32)
-_BLOCKS = ((64, 64), (128, 128), (256, 256, 256), (512, 512, 512), (512, 512, 512))
+#: Convolutions per block
+_DEPTHS = {"vgg16": (2, 2, 3, 3, 3), "vgg19": (2, 2, 4, 4, 4)}
+_CHANNELS = (64, 128, 256, 512, 512)
 
 
 @dataclass(frozen=True)
 class VGGBackbone:
-    """VGG-16 (BN variant: trains from scratch); ``width`` scales every channel count."""
+    """VGG with ``depths`` convolutions per block; ``width`` scales every channel count."""
 
     name: str = "vgg16"
+    depths: tuple[int, ...] = _DEPTHS["vgg16"]
+    batch_norm: bool = False
     width: float = 1.0
-    strides: tuple[int, ...] = STRIDES
+    reference: str = "vgg16"
+    can_dilate: bool = False
 
-    def build(self, in_channels: int, rngs: Any) -> Any:
-        """Create the encoder module; Flax is imported only now so plugin loading stays fast."""
-        return _network_class()(in_channels, self.width, rngs=rngs)
+    def block_channels(self) -> tuple[int, ...]:
+        """Output channels of each of the five blocks."""
+        return tuple(max(8, int(c * self.width)) for c in _CHANNELS)
 
+    @property
+    def feature_channels(self) -> dict[int, int]:
+        """Channels of each stride's feature map."""
+        c = self.block_channels()
+        return {2: c[1], 4: c[2], 8: c[3], 16: c[4], 32: c[4]}
 
-@functools.cache
-def _network_class() -> type:
-    """Define the NNX module on first use (keeps JAX/Flax out of plugin import)."""
-    import jax
-    from flax import nnx
+    def build(self, in_channels: int, rngs: Any, *, output_stride: int = 32) -> Any:
+        """Create the encoder; JAX/Flax are imported only now so plugin loading stays fast."""
+        refuse_dilation(self.name, output_stride)
+        from mia_plugins.backbones import vgg_net
 
-    from mia_core.engine.layers import ConvBNReLU, max_pool, scale_channels
+        return vgg_net.VGG(in_channels, self.depths, self.block_channels(), self.batch_norm, rngs=rngs)
 
-    class VGG(nnx.Module):
-        """Five conv blocks separated by 2x2 max-pools; returns ``{stride: feature map}``."""
-
-        def __init__(self, in_channels: int, width: float, *, rngs: nnx.Rngs) -> None:
-            cin = in_channels
-            blocks = []
-            for spec in _BLOCKS:
-                layers = []
-                for channels in spec:
-                    cout = scale_channels(channels, width)
-                    layers.append(ConvBNReLU(cin, cout, 3, rngs=rngs))
-                    cin = cout
-                blocks.append(nnx.List(layers))
-            self.block1, self.block2, self.block3, self.block4, self.block5 = blocks
-            outs = [scale_channels(spec[-1], width) for spec in _BLOCKS]
-            self.feature_channels = {2: outs[1], 4: outs[2], 8: outs[3], 16: outs[4], 32: outs[4]}
-
-        def __call__(self, x: jax.Array) -> dict[int, jax.Array]:
-            features = {}
-            blocks = (self.block1, self.block2, self.block3, self.block4, self.block5)
-            for index, block in enumerate(blocks):
-                if index:
-                    x = max_pool(x)
-                for layer in block:
-                    x = layer(x)
-                if index:
-                    features[2**index] = x
-            features[32] = max_pool(x)
-            return features
-
-    return VGG
+    def state_dict_rename(self, fmt: str = "torchvision") -> tuple[tuple[str, str | None], ...]:
+        """Regex pairs taking a torchvision or timm state dict's keys to this encoder's names
+        (the same; the classifier and timm's ``pre_logits`` are dropped)."""
+        if fmt not in ("torchvision", "timm"):
+            raise ValueError(f"{self.name}: unknown state dict format {fmt!r}; known: torchvision, timm")
+        return ((r"^(classifier|pre_logits|head)\.", None),)
 
 
 @hookimpl
 def mia_backbones() -> list[VGGBackbone]:
-    """Register VGG-16."""
-    return [VGGBackbone()]
+    """Register VGG-16 and VGG-19, plain and with BatchNorm."""
+    nets = []
+    for name, depths in _DEPTHS.items():
+        nets.append(VGGBackbone(name, depths, reference=name))
+        nets.append(VGGBackbone(f"{name}_bn", depths, batch_norm=True, reference=f"{name}_bn"))
+    return nets

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from flax import nnx
+from reference_helpers import need, randomise_torch_model, relative_error
 
 from mia_core.engine import layers
 from mia_core.engine.state_dict import (
@@ -105,42 +106,10 @@ def test_expected_shapes_are_in_torch_layout_without_allocating():
 # ---------------------------------------------------------------- against torchvision
 
 
-def _torch():
-    return pytest.importorskip(
-        "torch", reason="reference install absent: pip install -e '.[reference]'"
-    )
-
-
-def randomise_torch_model(model, seed: int = 0):
-    """Random weights and BatchNorm statistics (fresh BN stats 0/1 would hide layout errors)."""
-    torch = _torch()
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, tensor in model.state_dict().items():
-            if not tensor.is_floating_point():
-                continue
-            if name.endswith("running_var"):
-                tensor.copy_(torch.rand(tensor.shape, generator=gen) + 0.5)
-            elif name.endswith(("running_mean", "bias")):
-                tensor.copy_(torch.randn(tensor.shape, generator=gen) * 0.1)
-            elif name.endswith("weight") and tensor.ndim == 1:
-                tensor.copy_(torch.rand(tensor.shape, generator=gen) + 0.5)
-            else:
-                fan_in = max(1, tensor[0].numel())
-                tensor.copy_(torch.randn(tensor.shape, generator=gen) * (2.0 / fan_in) ** 0.5)
-    return model.eval()
-
-
-def relative_error(got: np.ndarray, want: np.ndarray) -> float:
-    """Max absolute difference over the reference's max absolute value."""
-    return float(np.max(np.abs(got - want)) / np.max(np.abs(want)))
-
-
 @pytest.mark.reference
 @pytest.mark.parametrize("name", ["resnet34", "mobilenetv2"])
 def test_torchvision_weights_give_torchvision_features(name):
-    torch = _torch()
-    torchvision = pytest.importorskip("torchvision", reason="reference install absent")
+    torch, torchvision = need("torch"), need("torchvision")
     torch.set_num_threads(1)
     from mia_plugins.backbones.mobilenet import MobileNetV2Backbone
     from mia_plugins.backbones.resnet import ResNetBackbone
