@@ -9,6 +9,7 @@ from PyQt5.QtCore import Qt
 from PyQt5.QtGui import QKeySequence
 from PyQt5.QtWidgets import QAction, QMainWindow, QShortcut
 
+from mia_core.viewer.autoseg_actions import build_assist_menu
 from mia_core.viewer.predict_actions import build_model_menu
 
 #: Keys that are not menu items, for the help text and docs/app.md.
@@ -23,7 +24,7 @@ KEYS = (
     ("Ctrl+Z", "undo"),
     ("Ctrl+Shift+Z, Ctrl+Y", "redo"),
     ("Ctrl+0", "fit the image to the window"),
-    ("Escape", "drop the stroke or polygon in progress"),
+    ("Escape", "drop the stroke or polygon in progress, or cancel a running Auto-seg"),
 )
 
 
@@ -82,6 +83,7 @@ def build_actions(window: "object") -> Actions:
     view.addAction(acts.fit)
     view.addAction(acts.show_contours)
     build_model_menu(w, menu.addMenu("&Model"))
+    build_assist_menu(w, menu.addMenu("&Assist"), w.options)
     help_menu = menu.addMenu("&Help")
     help_menu.addAction(acts.plugin_errors)
     keys_action = help_menu.addAction("Keys…")
@@ -97,7 +99,7 @@ def build_actions(window: "object") -> Actions:
     key(Qt.Key_PageUp, lambda: w.image_list.step(-1))
     key(Qt.Key_Period, lambda: w.frame_slider.step(1))
     key(Qt.Key_Comma, lambda: w.frame_slider.step(-1))
-    key(Qt.Key_Escape, w.tools.cancel)
+    key(Qt.Key_Escape, lambda: w.autoseg.cancel() or w.tools.cancel())
     for digit in range(10):
         key(Qt.Key_0 + digit, lambda d=digit: w.class_panel.set_active(d))
     return acts
