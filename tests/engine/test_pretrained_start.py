@@ -1,0 +1,54 @@
+"""``mia train --weights``: the encoder's input normalisation, and clear refusals before any data is read."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mia_core import weights
+from mia_core.engine.config import ConfigError, TrainConfig
+from mia_core.engine.dataset import normalise
+
+
+@pytest.fixture(autouse=True)
+def _cache(tmp_path, monkeypatch):
+    monkeypatch.setenv(weights.CACHE_ENV, str(tmp_path / "cache"))
+
+
+IMAGENET = {"mean": [123.675, 116.28, 103.53], "std": [58.395, 57.12, 57.375], "order": "RGB"}
+
+
+def test_encoder_normalisation_is_torchvisions_on_8_bit_rgb():
+    rgb = np.random.default_rng(0).integers(0, 256, (4, 5, 3)).astype(np.uint8)
+    # torchvision: ToTensor (x / 255) then Normalize(mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225))
+    want = (rgb / 255.0 - np.array([0.485, 0.456, 0.406])) / np.array([0.229, 0.224, 0.225])
+    assert np.allclose(normalise(rgb, "encoder", IMAGENET), want, atol=1e-5)
+
+
+def test_encoder_normalisation_of_grey_16_bit_and_bgr():
+    grey = np.array([[0, 1000], [2000, 4000]], np.uint16)
+    out = normalise(grey, "encoder", IMAGENET)
+    assert out.shape == (2, 2, 1)
+    # stretched to 0..255, then the channel-averaged mean and std (the summed first-layer filters)
+    assert np.allclose(out[..., 0], (grey / 4000 * 255 - np.mean(IMAGENET["mean"])) / np.mean(IMAGENET["std"]), atol=1e-4)
+    bgr = normalise(np.array([[[10, 20, 30]]], np.uint8), "encoder", {"mean": [1, 2, 3], "std": [1, 1, 1], "order": "BGR"})
+    assert np.allclose(bgr[0, 0], [29, 18, 7])
+
+
+def test_unfetched_weights_are_refused_with_the_fetch_command(tmp_path):
+    from mia_core.engine.train import train_folder
+
+    config = TrainConfig(backbone="mobilenetv2", weights="imagenet", epochs=1, steps_per_epoch=1)
+    with pytest.raises(ConfigError, match="not fetched yet: run `mia weights fetch mobilenetv2-imagenet`"):
+        train_folder(tmp_path, config, tmp_path / "model")
+
+
+def test_weights_a_backbone_does_not_have_are_refused_listing_what_it_has(tmp_path):
+    from mia_core.engine.train import train_folder
+
+    config = TrainConfig(backbone="mobilenetv2", weights="coco", epochs=1, steps_per_epoch=1)
+    with pytest.raises(ConfigError, match="unknown weights 'coco' for backbone mobilenetv2; backbone mobilenetv2 has: imagenet"):
+        train_folder(tmp_path, config, tmp_path / "model")
+    config = TrainConfig(backbone="resnet18", weights="mobilenetv2-imagenet", epochs=1, steps_per_epoch=1)
+    with pytest.raises(ConfigError, match="are for backbone 'mobilenetv2', not 'resnet18'"):
+        train_folder(tmp_path, config, tmp_path / "model")
