@@ -80,13 +80,17 @@ def flax_workloads(args: argparse.Namespace, image: np.ndarray) -> dict[str, Wor
     import optax
     from flax import nnx
 
+    sys.path.insert(0, str(Path(__file__).parent))
+    import weight_gradients
+
     from mia_core.engine import layers, steps
+    from mia_plugins.architectures import unet_net
     from mia_plugins.architectures.unet import UNetArchitecture
     from mia_plugins.backbones.resnet import ResNetBackbone
     from mia_plugins.losses.cross_entropy import CrossEntropyLoss
 
-    layers.WEIGHT_GRADIENT = args.weight_grad
-    layers.UPSAMPLE_CONV = args.upsample_conv
+    weight_gradients.install(args.weight_grad)
+    unet_net.UPSAMPLE_CONV = args.upsample_conv
     if args.convolutions == "ynnpack":  # jax 0.10.2's own default
         steps.XLA_CPU_OPTIONS.clear()
     model = UNetArchitecture().build(
@@ -213,13 +217,13 @@ def main(argv: list[str] | None = None) -> None:
                         help="tiles per network call, both frameworks (default 4, as predict.TILE_BATCH)")
     parser.add_argument("--infer-repeats", type=int, default=5, help="timed inference runs per tile size")
     parser.add_argument("--weight-grad", choices=["auto", "xla", "blocked", "taps"], default="xla",
-                        help="how convolution kernel gradients are computed (layers.WEIGHT_GRADIENT)")
+                        help="how convolution kernel gradients are computed (weight_gradients.py)")
     parser.add_argument("--convolutions", choices=["eigen", "ynnpack"], default="eigen",
                         help="XLA:CPU convolution kernels: Eigen (the engine's steps.XLA_CPU_OPTIONS) "
                              "or jax's default YNNPACK fusions")
     parser.add_argument("--upsample-conv", choices=["phase", "upsample"], default="phase",
                         help="decoder's first convolutions: at low resolution per output phase (the "
-                             "engine's layers.UPSAMPLE_CONV) or on the up-sampled, concatenated tensor")
+                             "engine's unet_net.UPSAMPLE_CONV) or on the up-sampled, concatenated tensor")
     parser.add_argument("--dtype", choices=["float32", "bfloat16"], default="float32",
                         help="convolution compute dtype of the Flax model")
     parser.add_argument("--no-torch", action="store_true")

@@ -91,22 +91,40 @@ class Assistant(Protocol):
 
 @runtime_checkable
 class Backbone(Protocol):
-    """An encoder factory: ``build(in_channels, rngs)`` returns an nnx.Module whose call returns
-    feature maps keyed by stride (2, 4, 8, 16, 32)."""
+    """An encoder factory (the encoder contract every architecture builds on).
+
+    ``build(in_channels, rngs, *, output_stride=32)`` returns an nnx.Module whose call maps
+    (B, H, W, in_channels) images to ``{stride: feature map}`` for the strides in
+    ``feature_channels`` (2, 4, 8, 16, 32 for a full encoder), each map (B, H/stride, W/stride,
+    feature_channels[stride]). ``feature_channels`` is stride -> channels at the component's
+    configured width. With ``output_stride`` 16 (or 8) the stages below that stride are dilated
+    instead of strided: the maps keep the keys of their nominal strides (key 32 then holds a
+    stride-16 map), so architectures index features the same way. Only a backbone with
+    ``can_dilate`` true accepts an ``output_stride`` other than 32.
+    """
 
     name: str
-    strides: tuple[int, ...]
+    feature_channels: dict[int, int]
+    can_dilate: bool
 
-    def build(self, in_channels: int, rngs: Any) -> Any: ...
+    def build(self, in_channels: int, rngs: Any, *, output_stride: int = 32) -> Any: ...
 
 
 @runtime_checkable
 class Architecture(Protocol):
     """A segmentation head factory: ``build(backbone, in_channels, num_classes, rngs)`` returns an
-    nnx.Module mapping (B, H, W, C) images to (B, H, W, num_classes) logits."""
+    nnx.Module mapping (B, H, W, C) images to (B, H, W, num_classes) logits.
+
+    ``required_strides`` are the feature strides it reads, ``size_multiple`` what input height and
+    width must be multiples of, ``output_stride`` the encoder output stride it asks for (32, or
+    16 for a dilated encoder as DeepLabv3+). ``mia_core.engine.model.build_encoder`` checks a
+    backbone against these and refuses it by name with the reason.
+    """
 
     name: str
     required_strides: tuple[int, ...]
+    size_multiple: int
+    output_stride: int
 
     def build(self, backbone: Backbone, in_channels: int, num_classes: int, rngs: Any) -> Any: ...
 

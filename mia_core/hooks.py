@@ -63,8 +63,12 @@ def mia_architectures() -> list["Architecture"]:
     """Return segmentation architectures (U-Net, FPN ...).
 
     Called once at load; ``build`` is called when a model is created for training or loaded for
-    prediction, with the chosen backbone.  An architecture that cannot use a backbone raises
-    ``ValueError`` naming both.
+    prediction, with the chosen backbone.  It declares ``required_strides``, ``size_multiple``
+    and ``output_stride`` (see :class:`mia_core.api.Architecture`) and gets its encoder and the
+    encoder's channels from ``mia_core.engine.model.build_encoder``, which refuses a backbone
+    that lacks a stride or cannot dilate with a ``ValueError`` naming both and the reason.
+    Network code lives in a module the plugin imports inside ``build`` (e.g.
+    ``plugins/architectures/unet_net.py``), so JAX stays out of start-up.
     """
 
 
@@ -72,8 +76,11 @@ def mia_architectures() -> list["Architecture"]:
 def mia_backbones() -> list["Backbone"]:
     """Return encoders for architectures.
 
-    Called once at load; ``build`` is called when a model is created.  ``strides`` lists the
-    feature-map strides the encoder provides.
+    Called once at load; ``build(in_channels, rngs, *, output_stride=32)`` is called when a
+    model is created.  ``feature_channels`` maps each feature stride (2..32) to its channels and
+    ``can_dilate`` says whether the encoder can run at output stride 16 or 8 (see
+    :class:`mia_core.api.Backbone`).  Network code lives in a module the plugin imports inside
+    ``build`` (e.g. ``plugins/backbones/resnet_net.py``).
     """
 
 

@@ -1,23 +1,31 @@
-"""NHWC network building blocks (Flax NNX) tuned for XLA:CPU training.
+"""The shared layer kit: NHWC network building blocks (Flax NNX) tuned for XLA:CPU training.
 
-:func:`conv2d` is a ``jax.custom_vjp`` whose kernel gradient can be computed by other
-formulations (:data:`WEIGHT_GRADIENT`: XLA's own by default, which with the Eigen convolutions
-of ``steps.XLA_CPU_OPTIONS`` measured fastest, depthwise layers included). Training-mode BatchNorm (:class:`BatchNorm`) and overlapping max-pooling have
-hand-written gradients that XLA:CPU runs about 2x and 3.5x faster than the generic ones
-(``benchmarks/README.md``).
+Every architecture and backbone plugin builds from these: :class:`Conv2d` (dilation, groups,
+depthwise), :class:`ConvTranspose2d`, :class:`BatchNorm`, :class:`ConvBNAct`,
+:class:`SqueezeExcitation`, pooling (max, average, adaptive average), resizing (nearest 2x,
+bilinear) and activations chosen by name (:func:`activation_fn`).
+
+:func:`conv2d` is a ``jax.custom_vjp``: its kernel gradient is XLA's own (with the Eigen
+convolutions of ``steps.XLA_CPU_OPTIONS`` that measured fastest, depthwise layers included),
+unless a benchmark installs another formulation in :data:`WEIGHT_GRADIENT`
+(``benchmarks/weight_gradients.py``). Training-mode BatchNorm (:class:`BatchNorm`) and
+overlapping max-pooling have hand-written gradients that XLA:CPU runs about 2x and 3.5x faster
+than the generic ones (``benchmarks/README.md``).
 """
 
 from __future__ import annotations
 
 import math
 from functools import partial, reduce
-from typing import Any
+from typing import Any, Callable
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 from jax import lax
+
+from mia_core.engine.geometry import scale_channels  # noqa: F401  (part of the kit)
 
 _DIMENSIONS = ("NHWC", "HWIO", "NHWC")
 
@@ -26,166 +34,68 @@ _DIMENSIONS = ("NHWC", "HWIO", "NHWC")
 BN_MOMENTUM = 0.9
 
 
-def same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:
+def same_padding(size: int, kernel: int, stride: int, dilation: int = 1) -> tuple[int, int]:
     """(low, high) padding of one axis that TensorFlow/lax call SAME, so output = ceil(size/stride)."""
+    span = (kernel - 1) * dilation + 1
     out = -(-size // stride)
-    total = max((out - 1) * stride + kernel - size, 0)
+    total = max((out - 1) * stride + span - size, 0)
     return total // 2, total - total // 2
 
 
-#: A layer's padding: "same" (TensorFlow/lax SAME, output = ceil(size / stride)) or an int p
-#: (p zeros on every side, as PyTorch's ``padding=p``: what converted torchvision/timm weights need).
-Padding = str | int
+def conv_padding(
+    x_shape: tuple[int, ...], w_shape: tuple[int, ...], stride: int, dilation: int, padding: int | None
+) -> list[tuple[int, int]]:
+    """Padding of both spatial axes: SAME (``padding`` None) or ``padding`` pixels each side, as
+    PyTorch's ``nn.Conv2d(padding=p)`` (the two differ for strided layers on even sizes)."""
+    if padding is not None:
+        return [(padding, padding), (padding, padding)]
+    return [
+        same_padding(x_shape[1], w_shape[0], stride, dilation),
+        same_padding(x_shape[2], w_shape[1], stride, dilation),
+    ]
 
 
-def axis_padding(size: int, kernel: int, stride: int, padding: Padding = "same") -> tuple[int, int]:
-    """(low, high) padding of one axis for a :data:`Padding` value."""
-    if padding == "same":
-        return same_padding(size, kernel, stride)
-    if isinstance(padding, int) and padding >= 0:
-        return padding, padding
-    raise ValueError(f"padding must be 'same' or a non-negative int, got {padding!r}")
-
-
-def _conv(x: jax.Array, w: jax.Array, stride: int, groups: int, padding: Padding = "same") -> jax.Array:
+def _conv(
+    x: jax.Array, w: jax.Array, stride: int, groups: int, dilation: int = 1, padding: int | None = None
+) -> jax.Array:
     """Plain lax convolution (the reference the custom gradient must match)."""
-    pads = [axis_padding(x.shape[1], w.shape[0], stride, padding),
-            axis_padding(x.shape[2], w.shape[1], stride, padding)]
+    pads = conv_padding(x.shape, w.shape, stride, dilation, padding)
     return lax.conv_general_dilated(
-        x, w, (stride, stride), pads, dimension_numbers=_DIMENSIONS, feature_group_count=groups
+        x, w, (stride, stride), pads, rhs_dilation=(dilation, dilation),
+        dimension_numbers=_DIMENSIONS, feature_group_count=groups,
     )
 
 
-def _shifted_inputs(
-    x: jax.Array, kh: int, kw: int, stride: int, out_hw: tuple[int, int], padding: Padding = "same"
-):
-    """Yield (i, j, x_shift): the input pixels that kernel tap (i, j) multiplies, shaped like dy."""
-    ph = axis_padding(x.shape[1], kh, stride, padding)
-    pw = axis_padding(x.shape[2], kw, stride, padding)
-    xp = jnp.pad(x, ((0, 0), ph, pw, (0, 0))) if any(ph + pw) else x
-    ho, wo = out_hw
-    for i in range(kh):
-        for j in range(kw):
-            yield i, j, lax.slice(
-                xp,
-                (0, i, j, 0),
-                (xp.shape[0], i + (ho - 1) * stride + 1, j + (wo - 1) * stride + 1, xp.shape[3]),
-                (1, stride, stride, 1),
-            )
+#: An alternative kernel-gradient formulation ``f(x, dy, kernel_shape, stride, groups) -> dw or
+#: None`` (None: XLA's own). Unset in production, where XLA's measured fastest; benchmarks and
+#: their tests install the candidates of ``benchmarks/weight_gradients.py`` here. Read at trace
+#: time; dilated convolutions always use XLA's.
+WEIGHT_GRADIENT: Callable[..., jax.Array | None] | None = None
 
 
-#: How :func:`conv2d` computes kernel gradients: "xla" (default: with the Eigen convolutions
-#: of ``steps.XLA_CPU_OPTIONS`` XLA's own is fastest), "auto" (blocked where it beat YNNPACK,
-#: else XLA), "blocked" or "taps" (nine shifted einsums). Read at trace time; benchmarks switch it.
-WEIGHT_GRADIENT = "xla"
-# im2col columns per block; a block's columns stay in cache (see benchmarks/README.md)
-_BLOCK_PIXELS = 512
-# "auto" uses blocks only where they measured faster than XLA: at least this many output
-# channels and output pixels per image (narrow or tiny layers stay with XLA)
-_MIN_BLOCKED_OUT_CHANNELS = 64
-_MIN_BLOCKED_OUT_PIXELS = 1024
-
-
-def _block_rows(out_h: int, out_w: int) -> int:
-    """Output rows per block: the largest divisor of ``out_h`` keeping a block near
-    :data:`_BLOCK_PIXELS` pixels (at least one row)."""
-    want = max(1, _BLOCK_PIXELS // out_w)
-    return max(r for r in range(1, min(want, out_h) + 1) if out_h % r == 0)
-
-
-def _blocked_weight_grad(
-    x: jax.Array, dy: jax.Array, kh: int, kw: int, stride: int, padding: Padding = "same"
-) -> jax.Array:
-    """Kernel gradient streamed over blocks of output rows: each block's im2col columns
-    (pixels x kh*kw*C) stay in cache and meet its dy rows in one matrix product, accumulated by
-    two independent ``lax.scan`` loops (one per core). XLA instead materialises transposed
-    copies of x and dy and runs a "backward filter" convolution far below matmul speed."""
-    b, h, w, c = x.shape
-    _, ho, wo, o = dy.shape
-    ph, pw = axis_padding(h, kh, stride, padding), axis_padding(w, kw, stride, padding)
-    xp = jnp.pad(x, ((0, 0), ph, pw, (0, 0)))
-    rows = _block_rows(ho, wo)
-    in_rows = (rows - 1) * stride + kh
-    blocks_per_image = ho // rows
-    acc_type = jnp.promote_types(dy.dtype, jnp.float32)
-
-    def block(acc: jax.Array, index: jax.Array) -> tuple[jax.Array, None]:
-        image, r0 = index // blocks_per_image, (index % blocks_per_image) * rows
-        xb = lax.dynamic_slice(xp, (image, r0 * stride, 0, 0), (1, in_rows, xp.shape[2], c))[0]
-        db = lax.dynamic_slice(dy, (image, r0, 0, 0), (1, rows, wo, o))[0].reshape(rows * wo, o)
-        taps = [
-            lax.slice(
-                xb, (i, j, 0), (i + (rows - 1) * stride + 1, j + (wo - 1) * stride + 1, c),
-                (stride, stride, 1),
-            )
-            for i in range(kh)
-            for j in range(kw)
-        ]
-        cols = jnp.concatenate(taps, axis=-1).reshape(rows * wo, kh * kw * c)
-        product = lax.dot_general(cols, db, (((0,), (0,)), ((), ())), preferred_element_type=acc_type)
-        return acc + product, None
-
-    total = b * blocks_per_image
-    parts = 2 if total >= 2 else 1
-    result = jnp.zeros((kh * kw * c, o), acc_type)
-    for part in range(parts):
-        indices = jnp.arange(part * total // parts, (part + 1) * total // parts)
-        partial_sum, _ = lax.scan(block, jnp.zeros((kh * kw * c, o), acc_type), indices)
-        result = result + partial_sum
-    return result.reshape(kh, kw, c, o)
-
-
-def _weight_grad(
-    x: jax.Array, dy: jax.Array, w_shape: tuple[int, ...], stride: int, groups: int,
-    padding: Padding = "same",
-):
-    """Kernel gradient by the method :data:`WEIGHT_GRADIENT` picks; None = let XLA do it."""
-    kh, kw, cin_g, cout = w_shape
-    out_hw = dy.shape[1:3]
-    acc = jnp.promote_types(dy.dtype, jnp.float32)
-    method = WEIGHT_GRADIENT
-    if method == "xla":
-        return None
-    if groups == 1:
-        fits = cout >= _MIN_BLOCKED_OUT_CHANNELS and out_hw[0] * out_hw[1] >= _MIN_BLOCKED_OUT_PIXELS
-        if method == "blocked" or (method == "auto" and fits):
-            return _blocked_weight_grad(x, dy, kh, kw, stride, padding)
-        if method == "taps":
-            taps = [
-                jnp.einsum("bhwc,bhwo->co", xs, dy, preferred_element_type=acc)
-                for _, _, xs in _shifted_inputs(x, kh, kw, stride, out_hw, padding)
-            ]
-            return jnp.stack(taps).reshape(kh, kw, cin_g, cout)
-        return None
-    if cin_g == 1 and groups == x.shape[3] == cout:  # depthwise: one fused multiply-sum per tap
-        taps = [
-            jnp.sum(xs.astype(acc) * dy.astype(acc), axis=(0, 1, 2))
-            for _, _, xs in _shifted_inputs(x, kh, kw, stride, out_hw, padding)
-        ]
-        return jnp.stack(taps).reshape(kh, kw, 1, cout)
-    return None
-
-
-@partial(jax.custom_vjp, nondiff_argnums=(2, 3, 4))
+@partial(jax.custom_vjp, nondiff_argnums=(2, 3, 4, 5))
 def conv2d(
-    x: jax.Array, w: jax.Array, stride: int = 1, groups: int = 1, padding: Padding = "same"
+    x: jax.Array, w: jax.Array, stride: int = 1, groups: int = 1, dilation: int = 1,
+    padding: int | None = None,
 ) -> jax.Array:
-    """NHWC x HWIO convolution (SAME-padded unless told, see :data:`Padding`) with a fast
-    weight gradient on XLA:CPU."""
-    return _conv(x, w, stride, groups, padding)
+    """NHWC x HWIO convolution (grouped, dilated; SAME or explicit padding, see
+    :func:`conv_padding`) with a replaceable kernel gradient."""
+    return _conv(x, w, stride, groups, dilation, padding)
 
 
-def _conv2d_fwd(x, w, stride, groups, padding):
-    return _conv(x, w, stride, groups, padding), (x, w)
+def _conv2d_fwd(x, w, stride, groups, dilation, padding):
+    return _conv(x, w, stride, groups, dilation, padding), (x, w)
 
 
-def _conv2d_bwd(stride, groups, padding, residuals, dy):
+def _conv2d_bwd(stride, groups, dilation, padding, residuals, dy):
     x, w = residuals
-    _, input_vjp = jax.vjp(lambda xx: _conv(xx, w, stride, groups, padding), x)
+    _, input_vjp = jax.vjp(lambda xx: _conv(xx, w, stride, groups, dilation, padding), x)
     (dx,) = input_vjp(dy)
-    dw = _weight_grad(x, dy, w.shape, stride, groups, padding)
+    dw = None
+    if WEIGHT_GRADIENT is not None and dilation == 1 and padding is None:
+        dw = WEIGHT_GRADIENT(x, dy, w.shape, stride, groups)
     if dw is None:  # XLA's own kernel gradient is the better (or only) choice here
-        _, kernel_vjp = jax.vjp(lambda ww: _conv(x, ww, stride, groups, padding), w)
+        _, kernel_vjp = jax.vjp(lambda ww: _conv(x, ww, stride, groups, dilation, padding), w)
         (dw,) = kernel_vjp(dy)
     return dx, dw.astype(w.dtype)
 
@@ -206,8 +116,8 @@ def _normal(key: jax.Array, shape: tuple[int, ...], std: float) -> jax.Array:
 
 
 class Conv2d(nnx.Module):
-    """2-D convolution on NHWC tensors using :func:`conv2d` (He-normal kernel init); SAME-padded
-    unless ``padding`` says otherwise (an int p pads as PyTorch's ``padding=p``)."""
+    """2-D convolution on NHWC tensors using :func:`conv2d` (He-normal kernel init); SAME padded
+    unless ``padding`` gives PyTorch's explicit padding; ``groups`` = in = out is depthwise."""
 
     def __init__(
         self,
@@ -218,11 +128,11 @@ class Conv2d(nnx.Module):
         use_bias: bool = True,
         *,
         groups: int = 1,
-        padding: Padding = "same",
+        dilation: int = 1,
+        padding: int | None = None,
         dtype: Any = None,
         rngs: nnx.Rngs,
     ) -> None:
-        axis_padding(1, kernel_size, stride, padding)  # refuse a bad value now, not at first call
         if in_features % groups or out_features % groups:
             raise ValueError(
                 f"Conv2d: in_features {in_features} and out_features {out_features} "
@@ -233,6 +143,7 @@ class Conv2d(nnx.Module):
         self.kernel_size = kernel_size
         self.stride = stride
         self.groups = groups
+        self.dilation = dilation
         self.padding = padding
         self.dtype = dtype
         fan_in = kernel_size * kernel_size * in_features // groups
@@ -245,19 +156,10 @@ class Conv2d(nnx.Module):
         w = self.kernel[...]
         if self.dtype is not None:
             x, w = x.astype(self.dtype), w.astype(self.dtype)
-        y = conv2d(x, w, self.stride, self.groups, self.padding)
+        y = conv2d(x, w, self.stride, self.groups, self.dilation, self.padding)
         if self.bias is not None:
             y = y + self.bias[...].astype(y.dtype)
         return y
-
-
-def scale_channels(channels: int, width: float, divisor: int = 1) -> int:
-    """``channels * width`` rounded to a multiple of ``divisor`` (at least ``divisor``), so width
-    multipliers shrink networks for tests and small machines without breaking channel groups."""
-    scaled = max(divisor, int(channels * width + divisor / 2) // divisor * divisor)
-    if scaled < 0.9 * channels * width:  # never round down by more than 10 %
-        scaled += divisor
-    return scaled
 
 
 def _column_sum(v: jax.Array) -> jax.Array:
@@ -330,32 +232,33 @@ class BatchNorm(nnx.BatchNorm):
         return y
 
 
-def batch_norm(features: int, rngs: nnx.Rngs) -> BatchNorm:
-    """BatchNorm over the channel axis with momentum :data:`BN_MOMENTUM` (see its note)."""
-    return BatchNorm(features, momentum=BN_MOMENTUM, epsilon=1e-5, rngs=rngs)
+def batch_norm(features: int, rngs: nnx.Rngs, *, epsilon: float = 1e-5) -> BatchNorm:
+    """BatchNorm over the channel axis with momentum :data:`BN_MOMENTUM` (see its note);
+    ``epsilon`` 1e-5 as PyTorch (TensorFlow ports such as EfficientNet-Lite use 1e-3)."""
+    return BatchNorm(features, momentum=BN_MOMENTUM, epsilon=epsilon, rngs=rngs)
 
 
-def max_pool(
-    x: jax.Array, window: int = 2, stride: int | None = None, padding: Padding = "same"
-) -> jax.Array:
-    """Max-pool NHWC (SAME padding unless told: an int p pads p with -inf as PyTorch's
-    ``MaxPool2d(padding=p)``); the common 2x2/2 case is a reshape (cheap gradient)."""
+def max_pool(x: jax.Array, window: int = 2, stride: int | None = None, padding: int | None = None) -> jax.Array:
+    """Max-pool NHWC with SAME padding (or ``padding`` -inf pixels each side, as PyTorch's
+    ``nn.MaxPool2d(padding=p)``); the common 2x2/2 case is a reshape (cheap gradient)."""
     stride = window if stride is None else stride
     b, h, w, c = x.shape
-    if window == stride and h % window == 0 and w % window == 0 and padding in ("same", 0):
+    if padding is not None:  # PyTorch's floor mode: windows that start past the end are dropped
+        pads = ((padding, padding), (padding, padding))
+    elif window == stride and h % window == 0 and w % window == 0:
         return x.reshape(b, h // window, window, w // window, window, c).max(axis=(2, 4))
-    return _window_max(x, window, stride, padding)
+    else:
+        pads = (same_padding(h, window, stride), same_padding(w, window, stride))
+    return _window_max(x, window, stride, pads)
 
 
-def _window_taps(
-    x: jax.Array, window: int, stride: int, padding: Padding = "same"
-) -> tuple[jax.Array, list[jax.Array]]:
+def _window_taps(x: jax.Array, window: int, stride: int, pads: Any) -> tuple[jax.Array, list[jax.Array]]:
     """The -inf-padded input and, per window position (row-major), the strided slice of it
     that position sees, each shaped like the pooled output."""
     b, h, w, c = x.shape
-    ph, pw = axis_padding(h, window, stride, padding), axis_padding(w, window, stride, padding)
+    (ph, pw) = pads
     xp = jnp.pad(x, ((0, 0), ph, pw, (0, 0)), constant_values=-jnp.inf)
-    oh, ow = (xp.shape[1] - window) // stride + 1, (xp.shape[2] - window) // stride + 1
+    oh, ow = (h + sum(ph) - window) // stride + 1, (w + sum(pw) - window) // stride + 1
     taps = [
         lax.slice(xp, (0, i, j, 0), (b, i + (oh - 1) * stride + 1, j + (ow - 1) * stride + 1, c),
                   (1, stride, stride, 1))
@@ -366,15 +269,15 @@ def _window_taps(
 
 
 @partial(jax.custom_vjp, nondiff_argnums=(1, 2, 3))
-def _window_max(x: jax.Array, window: int, stride: int, padding: Padding) -> jax.Array:
-    """SAME max-pool as an element-wise max of shifted slices; its gradient goes to the first
+def _window_max(x: jax.Array, window: int, stride: int, pads: Any) -> jax.Array:
+    """Max-pool with ((top, bottom), (left, right)) -inf padding as an element-wise max of shifted slices; its gradient goes to the first
     maximum of each window, as ``reduce_window``'s, without XLA's select-and-scatter
     (benchmarks/README.md)."""
-    return reduce(jnp.maximum, _window_taps(x, window, stride, padding)[1])
+    return reduce(jnp.maximum, _window_taps(x, window, stride, pads)[1])
 
 
-def _window_max_fwd(x, window, stride, padding):
-    _, taps = _window_taps(x, window, stride, padding)
+def _window_max_fwd(x, window, stride, pads):
+    _, taps = _window_taps(x, window, stride, pads)
     out = reduce(jnp.maximum, taps)
     # which window position (row-major) holds the first maximum: computed once here and kept
     # (one byte per output), because recomputing it from x inside each tap's gradient made
@@ -409,93 +312,129 @@ def _scatter_taps(parts: list[jax.Array], window: int, stride: int, axis: int) -
     return stacked.reshape(shape[:axis] + [shape[axis] * stride] + shape[axis + 2 :])
 
 
-def _window_max_bwd(window, stride, padding, residuals, dy):
+def _window_max_bwd(window, stride, pads, residuals, dy):
     winner, shape = residuals
-    ph = axis_padding(shape[1], window, stride, padding)
-    pw = axis_padding(shape[2], window, stride, padding)
+    ph, pw = pads
     zero = jnp.zeros((), dy.dtype)
     taps = [jnp.where(winner == index, dy, zero) for index in range(window * window)]
     rows = [_scatter_taps(taps[j::window], window, stride, axis=1) for j in range(window)]
     dxp = _scatter_taps(rows, window, stride, axis=2)
-    # input rows/columns past the last window (floor-mode pooling) get no gradient
-    short_h, short_w = ph[0] + shape[1] - dxp.shape[1], pw[0] + shape[2] - dxp.shape[2]
-    if short_h > 0 or short_w > 0:
-        dxp = jnp.pad(dxp, ((0, 0), (0, max(short_h, 0)), (0, max(short_w, 0)), (0, 0)))
+    short_h, short_w = max(ph[0] + shape[1] - dxp.shape[1], 0), max(pw[0] + shape[2] - dxp.shape[2], 0)
+    if short_h or short_w:  # trailing input pixels no window reached (floor mode): zero gradient
+        dxp = jnp.pad(dxp, ((0, 0), (0, short_h), (0, short_w), (0, 0)))
     return (dxp[:, ph[0] : ph[0] + shape[1], pw[0] : pw[0] + shape[2]],)
 
 
 _window_max.defvjp(_window_max_fwd, _window_max_bwd)
 
 
-def upsample2x(x: jax.Array) -> jax.Array:
-    """Nearest-neighbour 2x up-sampling of NHWC (a broadcast, so its gradient is a cheap sum)."""
+def upsample_nearest(x: jax.Array, factor: int) -> jax.Array:
+    """Nearest-neighbour up-sampling of NHWC by an integer factor (PyTorch's ``nearest``)."""
     b, h, w, c = x.shape
-    y = jnp.broadcast_to(x[:, :, None, :, None, :], (b, h, 2, w, 2, c))
-    return y.reshape(b, 2 * h, 2 * w, c)
+    y = jnp.broadcast_to(x[:, :, None, :, None, :], (b, h, factor, w, factor, c))
+    return y.reshape(b, factor * h, factor * w, c)
 
 
-#: Which 3x3 kernel rows (columns) each output phase of :func:`upsample_conv3x3` sums into its
-#: two taps: [phase][tap][kernel row]. Even output rows see input rows (i-1, i, i), odd rows (i, i, i+1).
-_PHASE_TAPS = np.array([[[1, 0, 0], [0, 1, 1]], [[1, 1, 0], [0, 0, 1]]], np.float32)
+def _bilinear_matrix(size_in: int, size_out: int, align_corners: bool) -> np.ndarray:
+    """(size_out, size_in) linear-interpolation weights along one axis, as PyTorch's
+    ``F.interpolate(mode="bilinear")`` computes them (half-pixel centres unless align_corners)."""
+    m = np.zeros((size_out, size_in), np.float32)
+    for i in range(size_out):
+        if align_corners:
+            src = i * (size_in - 1) / (size_out - 1) if size_out > 1 else 0.0
+        else:
+            src = max((i + 0.5) * size_in / size_out - 0.5, 0.0)
+        i0 = min(int(math.floor(src)), size_in - 1)
+        i1 = min(i0 + 1, size_in - 1)
+        t = src - i0
+        m[i, i0] += 1.0 - t
+        m[i, i1] += t
+    return m
 
 
-def upsample_conv3x3(x: jax.Array, w: jax.Array) -> jax.Array:
-    """``conv(upsample2x(x), w)`` (3x3, SAME) computed at the low resolution, as four 2x2
-    convolutions, one per output phase, interleaved: 16 instead of 36 multiply-adds per input
-    pixel and channel pair, and no up-sampled copy (benchmarks/README.md). Its gradient is
-    XLA's own (not :func:`conv2d`'s, so :data:`WEIGHT_GRADIENT` does not apply here)."""
-    if w.shape[:2] != (3, 3):
-        raise ValueError(f"upsample_conv3x3 needs a 3x3 kernel, got {w.shape[0]}x{w.shape[1]}")
-    b, h, wd, _ = x.shape
-    taps = jnp.asarray(_PHASE_TAPS, jnp.float32)
-    w32 = w.astype(jnp.float32)  # kernel rows/columns summed in float32, then cast back
-    rows = []
-    for a in range(2):
-        phases = []
-        for c in range(2):
-            kernel = jnp.einsum("it,js,tsco->ijco", taps[a], taps[c], w32, precision=lax.Precision.HIGHEST)
-            kernel = kernel.astype(w.dtype)
-            # phase 0 looks one pixel back (pad before), phase 1 one pixel ahead (pad after)
-            padding = ((1 - a, a), (1 - c, c))
-            phases.append(
-                lax.conv_general_dilated(x, kernel, (1, 1), padding, dimension_numbers=_DIMENSIONS)
-            )
-        rows.append(jnp.stack(phases, axis=3))  # (b, h, w, column phase, o)
-    return jnp.stack(rows, axis=2).reshape(b, 2 * h, 2 * wd, w.shape[3])
+def resize_bilinear(x: jax.Array, size: tuple[int, int], align_corners: bool = False) -> jax.Array:
+    """Bilinear resize of NHWC to ``size`` (height, width) as two small matrix products, so the
+    gradient is two more (PyTorch's ``F.interpolate(mode="bilinear", align_corners=...)``)."""
+    h, w = x.shape[1:3]
+    if (h, w) == tuple(size):
+        return x
+    mh = jnp.asarray(_bilinear_matrix(h, size[0], align_corners), x.dtype)
+    mw = jnp.asarray(_bilinear_matrix(w, size[1], align_corners), x.dtype)
+    return jnp.einsum("oh,bhwc,pw->bopc", mh, x, mw)
 
 
-#: How :func:`upsample_concat_conv` convolves the up-sampled channels: "phase" (default,
-#: :func:`upsample_conv3x3`) or "upsample" (build the up-sampled tensor and convolve it, the
-#: textbook way). Read at trace time; ``benchmarks/bench_train.py --upsample-conv`` switches it.
-UPSAMPLE_CONV = "phase"
+def _adaptive_matrix(size_in: int, size_out: int) -> np.ndarray:
+    """(size_out, size_in) averaging weights of PyTorch's adaptive pooling bins along one axis:
+    bin i covers [floor(i * n / k), ceil((i + 1) * n / k))."""
+    m = np.zeros((size_out, size_in), np.float32)
+    for i in range(size_out):
+        lo = (i * size_in) // size_out
+        hi = -(-((i + 1) * size_in) // size_out)
+        m[i, lo:hi] = 1.0 / (hi - lo)
+    return m
 
 
-def upsample_concat_conv(conv: Conv2d, x: jax.Array, skip: jax.Array | None) -> jax.Array:
-    """``conv(concatenate([upsample2x(x), skip]))`` for a 3x3 stride-1 :class:`Conv2d` (a U-Net
-    decoder's first convolution), by default without building either tensor: the up-sampled
-    channels go through :func:`upsample_conv3x3`, the skip channels through their slice of the
-    same kernel, and the two results are added."""
-    if conv.kernel_size != 3 or conv.stride != 1 or conv.groups != 1:
-        raise ValueError("upsample_concat_conv needs a 3x3, stride-1, ungrouped Conv2d")
-    w = conv.kernel[...]
-    if conv.dtype is not None:
-        x, w = x.astype(conv.dtype), w.astype(conv.dtype)
-    if UPSAMPLE_CONV == "phase":
-        y = upsample_conv3x3(x, w[:, :, : x.shape[3]])
-        if skip is not None:
-            y = y + conv2d(skip.astype(x.dtype), w[:, :, x.shape[3] :], 1, 1)
-    else:
-        up = upsample2x(x)
-        if skip is not None:
-            up = jnp.concatenate([up, skip.astype(up.dtype)], axis=-1)
-        y = conv2d(up, w, 1, 1)
-    if conv.bias is not None:
-        y = y + conv.bias[...].astype(y.dtype)
-    return y
+def adaptive_avg_pool(x: jax.Array, size: int | tuple[int, int]) -> jax.Array:
+    """Adaptive average pooling of NHWC to ``size`` bins (PyTorch's ``AdaptiveAvgPool2d``)."""
+    oh, ow = (size, size) if isinstance(size, int) else size
+    h, w = x.shape[1:3]
+    if (oh, ow) == (1, 1):
+        return jnp.mean(x, axis=(1, 2), keepdims=True)
+    mh = jnp.asarray(_adaptive_matrix(h, oh), x.dtype)
+    mw = jnp.asarray(_adaptive_matrix(w, ow), x.dtype)
+    return jnp.einsum("oh,bhwc,pw->bopc", mh, x, mw)
 
 
-class ConvBNReLU(nnx.Module):
-    """Conv2d (no bias) -> BatchNorm -> ReLU (or ReLU6), the unit most encoders and decoders use."""
+def avg_pool(x: jax.Array, window: int = 2, stride: int | None = None, padding: int = 0,
+             count_include_pad: bool = True) -> jax.Array:
+    """Average pooling of NHWC with symmetric zero ``padding`` (PyTorch's ``AvgPool2d``, floor
+    mode); the common non-overlapping case is a reshape."""
+    stride = window if stride is None else stride
+    b, h, w, c = x.shape
+    if window == stride and not padding and h % window == 0 and w % window == 0:
+        return x.reshape(b, h // window, window, w // window, window, c).mean(axis=(2, 4))
+    dims, strides = (1, window, window, 1), (1, stride, stride, 1)
+    pads = ((0, 0), (padding, padding), (padding, padding), (0, 0))
+    total = lax.reduce_window(x, 0.0, lax.add, dims, strides, pads)
+    if count_include_pad:
+        return total / (window * window)
+    ones = jnp.ones((1, h, w, 1), x.dtype)
+    return total / lax.reduce_window(ones, 0.0, lax.add, dims, strides, pads)
+
+
+def _hard_sigmoid(x: jax.Array) -> jax.Array:
+    return jnp.clip(x + 3.0, 0.0, 6.0) / 6.0
+
+
+#: Activations by the names plugins use (PyTorch's names where they differ from jax.nn's).
+ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
+    "relu": jax.nn.relu,
+    "relu6": lambda x: jnp.clip(x, 0.0, 6.0),
+    "silu": jax.nn.silu,
+    "swish": jax.nn.silu,
+    "sigmoid": jax.nn.sigmoid,
+    "hard_sigmoid": _hard_sigmoid,
+    "hard_swish": lambda x: x * _hard_sigmoid(x),
+    "gelu": partial(jax.nn.gelu, approximate=False),
+    "leaky_relu": partial(jax.nn.leaky_relu, negative_slope=0.01),
+    "tanh": jnp.tanh,
+    "identity": lambda x: x,
+}
+
+
+def activation_fn(name: str | None) -> Callable[[jax.Array], jax.Array]:
+    """The activation function called ``name`` (None = identity); unknown names list the valid ones."""
+    if name is None:
+        return ACTIVATIONS["identity"]
+    try:
+        return ACTIVATIONS[name]
+    except KeyError:
+        raise ValueError(f"unknown activation {name!r}; choose one of {', '.join(sorted(ACTIVATIONS))}") from None
+
+
+class ConvBNAct(nnx.Module):
+    """Conv2d (no bias) -> BatchNorm -> activation by name (None: none), the unit most encoders
+    and decoders use. Attributes ``conv`` and ``bn`` (saved parameter paths rely on them)."""
 
     def __init__(
         self,
@@ -505,17 +444,17 @@ class ConvBNReLU(nnx.Module):
         stride: int = 1,
         *,
         groups: int = 1,
-        relu6: bool = False,
-        activation: bool = True,
-        padding: Padding = "same",
+        dilation: int = 1,
+        activation: str | None = "relu",
+        padding: int | None = None,
         rngs: nnx.Rngs,
     ) -> None:
         self.conv = Conv2d(
             in_features, out_features, kernel_size, stride, use_bias=False, groups=groups,
-            padding=padding, rngs=rngs,
+            dilation=dilation, padding=padding, rngs=rngs,
         )
         self.bn = batch_norm(out_features, rngs)
-        self.relu6 = relu6
+        activation_fn(activation)  # refuse an unknown name when the layer is built
         self.activation = activation
 
     def __call__(self, x: jax.Array) -> jax.Array:
@@ -523,7 +462,66 @@ class ConvBNReLU(nnx.Module):
 
     def normalise(self, y: jax.Array) -> jax.Array:
         """BatchNorm and activation of a convolution output (for callers that convolve otherwise)."""
-        y = self.bn(y)
-        if not self.activation:
-            return y
-        return jnp.clip(y, 0.0, 6.0) if self.relu6 else jax.nn.relu(y)
+        return activation_fn(self.activation)(self.bn(y))
+
+
+class ConvTranspose2d(nnx.Module):
+    """Transposed convolution with PyTorch's geometry (``nn.ConvTranspose2d(k, stride, padding,
+    output_padding)``: output = (n - 1) * stride - 2 * padding + k + output_padding); HWIO kernel."""
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        kernel_size: int,
+        stride: int = 1,
+        padding: int = 0,
+        output_padding: int = 0,
+        use_bias: bool = True,
+        *,
+        rngs: nnx.Rngs,
+    ) -> None:
+        if padding > kernel_size - 1:
+            raise ValueError(f"ConvTranspose2d: padding {padding} must be below kernel_size {kernel_size}")
+        self.kernel_size, self.stride = kernel_size, stride
+        self.padding, self.output_padding = padding, output_padding
+        std = math.sqrt(2.0 / (kernel_size * kernel_size * in_features))
+        shape = (kernel_size, kernel_size, in_features, out_features)
+        self.kernel = nnx.Param(_normal(rngs.params(), shape, std))
+        self.bias = nnx.Param(jnp.zeros((out_features,), jnp.float32)) if use_bias else None
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        lo = self.kernel_size - 1 - self.padding
+        pads = [(lo, lo + self.output_padding)] * 2
+        # the adjoint of a strided convolution: dilate the input, convolve with the flipped kernel
+        w = self.kernel[...][::-1, ::-1].astype(x.dtype)
+        y = lax.conv_general_dilated(
+            x, w, (1, 1), pads, lhs_dilation=(self.stride, self.stride), dimension_numbers=_DIMENSIONS
+        )
+        if self.bias is not None:
+            y = y + self.bias[...].astype(y.dtype)
+        return y
+
+
+class SqueezeExcitation(nnx.Module):
+    """Squeeze-and-excitation (Hu et al. 2018): global average, 1x1 conv ``fc1``, activation,
+    1x1 conv ``fc2``, gate (sigmoid by default) scaling each channel of the input."""
+
+    def __init__(
+        self,
+        channels: int,
+        reduced: int,
+        *,
+        activation: str = "relu",
+        gate: str = "sigmoid",
+        rngs: nnx.Rngs,
+    ) -> None:
+        self.fc1 = Conv2d(channels, reduced, 1, rngs=rngs)
+        self.fc2 = Conv2d(reduced, channels, 1, rngs=rngs)
+        activation_fn(activation), activation_fn(gate)  # refuse unknown names when built
+        self.activation, self.gate = activation, gate
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        s = jnp.mean(x, axis=(1, 2), keepdims=True)
+        s = self.fc2(activation_fn(self.activation)(self.fc1(s)))
+        return x * activation_fn(self.gate)(s)

@@ -56,41 +56,6 @@ def test_conv2d_matches_lax_values_and_gradients(b, h, w, cin, cout, k, s, g):
     np.testing.assert_allclose(dw, ref_dw, rtol=1e-5, atol=1e-4)
 
 
-@pytest.mark.parametrize("method", ["blocked", "taps"])
-@pytest.mark.parametrize(
-    "shape,kernel,stride",
-    [((2, 8, 8, 3), (3, 3, 3, 5), 1), ((2, 9, 7, 4), (3, 3, 4, 6), 2), ((1, 16, 16, 3), (7, 7, 3, 4), 2),
-     ((2, 8, 6, 4), (1, 1, 4, 6), 2)],
-)
-def test_each_kernel_gradient_method_matches_xla(monkeypatch, method, shape, kernel, stride):
-    monkeypatch.setattr(layers, "WEIGHT_GRADIENT", method)
-    rng = np.random.default_rng(sum(kernel) + stride)
-    x = jnp.asarray(rng.normal(size=shape), jnp.float32)
-    out = (shape[0], -(-shape[1] // stride), -(-shape[2] // stride), kernel[3])
-    dy = jnp.asarray(rng.normal(size=out), jnp.float32)
-    got = jax.jit(lambda a, b: layers._weight_grad(a, b, kernel, stride, 1))(x, dy)
-    ref = jax.jit(
-        lambda a, b: jax.vjp(lambda w: _reference(a, w, stride, 1), jnp.zeros(kernel))[1](b)[0]
-    )(x, dy)
-    np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-4)
-
-
-def test_auto_kernel_gradient_uses_blocks_only_for_wide_layers(monkeypatch):
-    monkeypatch.setattr(layers, "WEIGHT_GRADIENT", "auto")
-    calls = []
-    real = layers._blocked_weight_grad
-    monkeypatch.setattr(
-        layers, "_blocked_weight_grad", lambda *a: calls.append(a[2:5]) or real(*a)
-    )
-    wide = jax.ShapeDtypeStruct((1, 32, 32, 4), jnp.float32), jax.ShapeDtypeStruct((1, 32, 32, 64), jnp.float32)
-    narrow = wide[0], jax.ShapeDtypeStruct((1, 32, 32, 32), jnp.float32)
-    jax.eval_shape(lambda a, b: layers._weight_grad(a, b, (3, 3, 4, 64), 1, 1), *wide)
-    assert calls == [(3, 3, 1)]
-    assert layers._weight_grad(*[jnp.zeros(s.shape) for s in narrow], (3, 3, 4, 32), 1, 1) is None
-    monkeypatch.setattr(layers, "WEIGHT_GRADIENT", "xla")
-    assert layers._weight_grad(*[jnp.zeros(s.shape) for s in wide], (3, 3, 4, 64), 1, 1) is None
-
-
 def test_conv2d_module_adds_bias_and_has_hwio_kernel():
     conv = layers.Conv2d(3, 4, kernel_size=3, stride=2, rngs=nnx.Rngs(0))
     conv.bias[...] = jnp.arange(4.0)
@@ -157,12 +122,6 @@ def test_max_pool_gradient_goes_to_the_maximum():
     blocks = x.reshape(2, 2, 2, 2).transpose(0, 2, 1, 3).reshape(4, 4)
     expected = (blocks == blocks.max(axis=1, keepdims=True)).astype(np.float32)
     np.testing.assert_array_equal(g.reshape(2, 2, 2, 2).transpose(0, 2, 1, 3).reshape(4, 4), expected)
-
-
-def test_upsample2x_is_nearest_neighbour():
-    x = np.random.default_rng(3).normal(size=(2, 3, 4, 5)).astype(np.float32)
-    expected = x.repeat(2, axis=1).repeat(2, axis=2)
-    np.testing.assert_array_equal(layers.upsample2x(jnp.asarray(x)), expected)
 
 
 def test_same_padding_matches_output_size():
@@ -250,55 +209,3 @@ def test_batch_norm_module_matches_flax_batch_norm_in_train_and_eval():
     ours.eval()
     flax_bn.eval()
     np.testing.assert_allclose(ours(x), flax_bn(x), rtol=1e-5, atol=1e-5)
-
-
-@pytest.mark.parametrize("shape,cout", [((2, 3, 5, 4), 6), ((1, 1, 1, 2), 3), ((1, 4, 4, 8), 1)])
-def test_upsample_conv3x3_equals_convolving_the_upsampled_image(shape, cout):
-    rng = np.random.default_rng(sum(shape) + cout)
-    x = rng.normal(size=shape).astype(np.float32)
-    w = rng.normal(size=(3, 3, shape[3], cout)).astype(np.float32)
-    dy = rng.normal(size=(shape[0], 2 * shape[1], 2 * shape[2], cout)).astype(np.float32)
-
-    def reference(x, w):  # numpy's repeat for the up-sampling, then a plain lax convolution
-        return _reference(jnp.repeat(jnp.repeat(x, 2, axis=1), 2, axis=2), w, 1, 1)
-
-    got, got_vjp = jax.vjp(layers.upsample_conv3x3, jnp.asarray(x), jnp.asarray(w))
-    want, want_vjp = jax.vjp(reference, jnp.asarray(x), jnp.asarray(w))
-    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-4)
-    for g, r in zip(got_vjp(jnp.asarray(dy)), want_vjp(jnp.asarray(dy))):
-        np.testing.assert_allclose(g, r, rtol=1e-5, atol=1e-3)
-
-
-def test_upsample_conv3x3_rejects_other_kernels():
-    with pytest.raises(ValueError, match="3x3"):
-        layers.upsample_conv3x3(jnp.zeros((1, 2, 2, 1)), jnp.zeros((1, 1, 1, 1)))
-
-
-@pytest.mark.parametrize("skip_channels,bias", [(3, False), (0, True)])
-def test_upsample_concat_conv_both_ways_equal_conv_of_concatenation(monkeypatch, skip_channels, bias):
-    rng = np.random.default_rng(skip_channels)
-    conv = layers.Conv2d(4 + skip_channels, 5, 3, use_bias=bias, rngs=nnx.Rngs(0))
-    if bias:
-        conv.bias[...] = jnp.asarray(rng.normal(size=5), jnp.float32)
-    x = jnp.asarray(rng.normal(size=(2, 4, 3, 4)), jnp.float32)
-    skip = jnp.asarray(rng.normal(size=(2, 8, 6, skip_channels)), jnp.float32) if skip_channels else None
-    up = jnp.repeat(jnp.repeat(x, 2, axis=1), 2, axis=2)
-    want = conv(up if skip is None else jnp.concatenate([up, skip], axis=-1))
-
-    def loss(module, x):
-        return jnp.sum(jnp.sin(layers.upsample_concat_conv(module, x, skip)))
-
-    results = {}
-    for way in ("phase", "upsample"):
-        monkeypatch.setattr(layers, "UPSAMPLE_CONV", way)
-        np.testing.assert_allclose(layers.upsample_concat_conv(conv, x, skip), want, rtol=1e-5, atol=1e-4)
-        results[way] = nnx.grad(loss, argnums=(0, 1))(conv, x)
-    (dconv_p, dx_p), (dconv_u, dx_u) = results["phase"], results["upsample"]
-    np.testing.assert_allclose(dx_p, dx_u, rtol=1e-4, atol=1e-4)
-    np.testing.assert_allclose(dconv_p.kernel[...], dconv_u.kernel[...], rtol=1e-4, atol=1e-3)
-
-
-def test_upsample_concat_conv_rejects_strided_convolution():
-    conv = layers.Conv2d(2, 2, 3, stride=2, rngs=nnx.Rngs(0))
-    with pytest.raises(ValueError, match="stride-1"):
-        layers.upsample_concat_conv(conv, jnp.zeros((1, 2, 2, 2)), None)

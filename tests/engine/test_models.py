@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from flax import nnx
 
-from mia_core.engine.layers import ConvBNReLU
+from mia_core.engine.layers import ConvBNAct
 from mia_core.engine.model import SIZE_MULTIPLE, build_model, check_input_size
 from mia_plugins.architectures.unet import UNetArchitecture
 from mia_plugins.backbones.mobilenet import MobileNetV2Backbone
@@ -67,9 +67,11 @@ def test_backbone_feature_maps_have_declared_strides_and_channels(name):
     graphdef, state = nnx.split(encoder)
     x = jax.ShapeDtypeStruct((2, 64, 96, 3), jnp.float32)
     out = jax.eval_shape(lambda s, v: nnx.merge(graphdef, s)(v), state, x)
-    assert sorted(out) == sorted(backbone.strides) == [2, 4, 8, 16, 32]
+    assert sorted(out) == sorted(backbone.feature_channels) == [2, 4, 8, 16, 32]
+    # the component declares, before building, the channels the built encoder gives
+    assert backbone.feature_channels == encoder.feature_channels
     for stride, feature in out.items():
-        assert feature.shape == (2, 64 // stride, 96 // stride, encoder.feature_channels[stride])
+        assert feature.shape == (2, 64 // stride, 96 // stride, backbone.feature_channels[stride])
 
 
 # Parameter counts of torchvision's encoders (classifier removed; our convs before BatchNorm have
@@ -93,9 +95,10 @@ def test_full_width_encoders_match_torchvision_parameter_counts(name):
 def test_unet_rejects_backbone_without_needed_stride():
     class Shallow:
         name = "shallow"
-        strides = (2, 4, 8)
+        feature_channels = {2: 4, 4: 4, 8: 4}
+        can_dilate = False
 
-        def build(self, in_channels, rngs):  # pragma: no cover - must not be reached
+        def build(self, in_channels, rngs, *, output_stride=32):  # pragma: no cover - must not be reached
             raise AssertionError("built a backbone the architecture cannot use")
 
     with pytest.raises(ValueError, match="unet.*shallow"):
@@ -105,7 +108,7 @@ def test_unet_rejects_backbone_without_needed_stride():
 def test_unet_reads_channels_of_an_encoder_that_does_not_declare_them():
     class Encoder(nnx.Module):
         def __init__(self, rngs):
-            self.convs = nnx.List([ConvBNReLU(3 if i == 0 else 4 + i, 5 + i, 3, 2, rngs=rngs)
+            self.convs = nnx.List([ConvBNAct(3 if i == 0 else 4 + i, 5 + i, 3, 2, rngs=rngs)
                                    for i in range(5)])
 
         def __call__(self, x):
@@ -117,9 +120,10 @@ def test_unet_reads_channels_of_an_encoder_that_does_not_declare_them():
 
     class ThirdParty:
         name = "third_party"
-        strides = (2, 4, 8, 16, 32)
+        strides = (2, 4, 8, 16, 32)  # declares no feature_channels: they are read by eval_shape
+        can_dilate = False
 
-        def build(self, in_channels, rngs):
+        def build(self, in_channels, rngs, *, output_stride=32):
             return Encoder(rngs)
 
     model = TINY_UNET.build(ThirdParty(), 3, 2, nnx.Rngs(0))
@@ -244,3 +248,33 @@ def test_train_step_with_cpu_compile_options_matches_nnx_jit_step():
     probs = steps.predict_probabilities(models[0], images)
     np.testing.assert_allclose(np.asarray(probs).sum(-1), 1.0, rtol=1e-5)
     np.testing.assert_array_equal(steps.predict_classes(models[0], images), np.argmax(probs, -1))
+
+
+@pytest.mark.parametrize("name", ["plain", "resnet18", "mobilenetv2"])
+@pytest.mark.parametrize("output_stride", [16, 8])
+def test_dilated_encoder_keeps_nominal_stride_keys(name, output_stride):
+    backbone = TINY_BACKBONES[name]
+    assert backbone.can_dilate
+    encoder = nnx.eval_shape(lambda: backbone.build(3, nnx.Rngs(0), output_stride=output_stride))
+    graphdef, state = nnx.split(encoder)
+    x = jax.ShapeDtypeStruct((1, 64, 96, 3), jnp.float32)
+    out = jax.eval_shape(lambda s, v: nnx.merge(graphdef, s)(v), state, x)
+    assert sorted(out) == [2, 4, 8, 16, 32]
+    for stride, feature in out.items():
+        actual = min(stride, output_stride)
+        assert feature.shape == (1, 64 // actual, 96 // actual, backbone.feature_channels[stride])
+    # dilation changes no parameter shape (weights of the undilated network still fit)
+    plain = nnx.eval_shape(lambda: backbone.build(3, nnx.Rngs(0)))
+    shapes = jax.tree.map(lambda p: p.shape, nnx.state(plain, nnx.Param))
+    assert jax.tree.map(lambda p: p.shape, nnx.state(encoder, nnx.Param)) == shapes
+
+
+def test_architecture_asking_a_dilated_encoder_refuses_a_backbone_that_cannot_dilate():
+    import dataclasses
+
+    dilated = dataclasses.replace(TINY_UNET, name="needs16", output_stride=16)
+    registry = _Registry(architectures={"needs16": dilated}, backbones={"vgg16": TINY_BACKBONES["vgg16"]})
+    with pytest.raises(ValueError, match=r"'needs16' cannot use backbone 'vgg16'.*output stride 16.*cannot dilate"):
+        build_model(registry, "needs16", "vgg16", num_classes=2, in_channels=1)
+    with pytest.raises(ValueError, match="'vgg16' cannot dilate"):
+        TINY_BACKBONES["vgg16"].build(3, nnx.Rngs(0), output_stride=16)
