@@ -239,7 +239,8 @@ def main(argv: list[str] | None = None) -> None:
     import jax
 
     print(f"U-Net-ResNet34, {args.batch}x{args.patch}x{args.patch}x3, {args.classes} classes, "
-          f"weight-grad={args.weight_grad}, upsample-conv={args.upsample_conv}, convolutions={args.convolutions}, dtype={args.dtype}; jax {jax.__version__} on {jax.devices()[0]}; "
+          f"weight-grad={args.weight_grad}, upsample-conv={args.upsample_conv}, convolutions={args.convolutions}, "
+          f"dtype={args.dtype}; jax {jax.__version__} on {jax.devices()[0]}; "
           f"{os.cpu_count()} CPUs; XLA_FLAGS={os.environ.get('XLA_FLAGS', '')!r}")
     image = np.random.default_rng(1).normal(size=(args.image, args.image, 3)).astype(np.float32)
     frameworks: dict[str, dict[str, Workload]] = {}

@@ -108,7 +108,7 @@ def main() -> None:
     edit_ms = []
     for i in range(args.repeats):
         x = 10 + 3 * i
-        edit_ms.append(timed(lambda: window.document.brush([(x, 10)], 4, 1)))
+        edit_ms.append(timed(lambda x=x: window.document.brush([(x, 10)], 4, 1)))
     paint_ms = [timed(lambda: None) for _ in range(args.repeats)]
     n = len(window.document.labels)
     print(f"{n} contours on a {args.size}x{args.size} image, whole image in view")

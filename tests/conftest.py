@@ -10,3 +10,20 @@ _isolated = tempfile.mkdtemp(prefix="mia-test-home-")
 os.environ.setdefault("MIA_CONFIG_DIR", os.path.join(_isolated, "config"))
 os.environ.setdefault("MIA_CACHE_DIR", os.path.join(_isolated, "cache"))
 os.environ.setdefault("MIA_DATA_DIR", os.path.join(_isolated, "data"))
+
+
+def pytest_collection_modifyitems(config, items):
+    """Skip ``reference`` tests, with the reason, where the reference extra is not installed."""
+    import importlib.util
+
+    import pytest
+
+    missing = [m for m in ("torch", "timm", "segmentation_models_pytorch") if importlib.util.find_spec(m) is None]
+    if not missing:
+        return
+    skip = pytest.mark.skip(
+        reason=f"needs the reference extra ({', '.join(missing)} missing): pip install -e \".[reference]\""
+    )
+    for item in items:
+        if "reference" in item.keywords:
+            item.add_marker(skip)

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from mia_core import cli
+from mia_core.durations import format_seconds
 
 _EPILOG = """\
 settings:
@@ -43,6 +44,35 @@ _OPTIONS = {
 }
 
 
+#: Options naming a plugin component: (option, registry kind, what it is).
+_COMPONENT_OPTIONS = (
+    ("arch", "architectures", "architecture"),
+    ("backbone", "backbones", "encoder"),
+    ("loss", "losses", "training loss"),
+    ("metric", "metrics", "validation metric"),
+)
+
+
+def _installed_names() -> dict[str, tuple[str, ...]]:
+    """Names of the installed components per kind (empty when plugins cannot be loaded)."""
+    from mia_core.plugins import load_plugins
+
+    try:
+        registry = load_plugins()
+        return {kind: tuple(registry.names(kind)) for _, kind, _ in _COMPONENT_OPTIONS}
+    except Exception:  # noqa: BLE001 - help text must not stop the command; run() reports plugin errors
+        return {}
+
+
+def _add_component_option(p: argparse.ArgumentParser, option: str, names: tuple[str, ...], what: str) -> None:
+    """``--OPTION NAME`` whose help and choices come from the plugin registry (so they never go stale)."""
+    from mia_core.engine.config import TrainConfig
+
+    default = getattr(TrainConfig(), _OPTIONS[option])
+    listed = ", ".join(f"{n} (default)" if n == default else n for n in names) or "none installed"
+    p.add_argument(f"--{option}", metavar="NAME", choices=names or None, help=f"{what}: {listed}")
+
+
 def register(subparsers: Any) -> None:
     """Add the ``train`` sub-command."""
     p = subparsers.add_parser(
@@ -55,12 +85,11 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("folder", metavar="FOLDER", help="folder of images with label files")
     p.add_argument("--out", required=True, metavar="MODEL_DIR", help="folder the model is saved in")
-    p.add_argument("--arch", metavar="NAME", help="architecture (default unet)")
-    p.add_argument("--backbone", metavar="NAME", help="encoder (default resnet18; plain is the lightest)")
+    installed = _installed_names()
+    for option, kind, what in _COMPONENT_OPTIONS:
+        _add_component_option(p, option, installed.get(kind, ()), what)
     p.add_argument("--weights", metavar="NAME", help="start the encoder from pretrained weights, e.g. imagenet "
-                   "(fetch them first: mia weights list / fetch)")
-    p.add_argument("--loss", metavar="NAME", help="cross_entropy (default), focal, kl_divergence, dice")
-    p.add_argument("--metric", metavar="NAME", help="validation metric: iou (default), pixel_accuracy")
+                   "(see mia weights list; fetch them with mia weights fetch NAME)")
     p.add_argument("--epochs", type=int, metavar="N", help="number of epochs (default 30)")
     p.add_argument("--steps", type=int, metavar="N", help="training steps per epoch (default 50)")
     p.add_argument("--batch", type=int, metavar="B", help="patches per step (default 4)")
@@ -164,18 +193,6 @@ def _stop_on_interrupt(stop: threading.Event, err: TextIO) -> Any:
         print("\nmia train: stopping after this step (Ctrl+C again to abort)", file=err)
 
     return signal.signal(signal.SIGINT, handler)
-
-
-def format_seconds(seconds: float | None) -> str:
-    """A short duration: 45s, 12m03s, 2h05m."""
-    if seconds is None:
-        return "--"
-    s = int(round(seconds))
-    if s < 60:
-        return f"{s}s"
-    if s < 3600:
-        return f"{s // 60}m{s % 60:02d}s"
-    return f"{s // 3600}h{(s % 3600) // 60:02d}m"
 
 
 class TextProgress:

@@ -126,7 +126,9 @@ def restore_state(obj: Any, data: bytes, source: Path) -> None:
         extra = sorted(set(found) - set(expected))[:3]
         wrong = sorted(k for k in set(expected) & set(found) if expected[k] != found[k])[:3]
         raise ModelLoadError(
-            f"{source} does not fit this network (missing {missing}, unexpected {extra}, shape differs {wrong})"
+            f"{source} does not fit this network (missing {missing}, unexpected {extra}, shape differs {wrong}): "
+            f"it was saved by another version of the architecture or backbone plugin; load it with the "
+            f"mia and plugin versions that trained it, or train the model again"
         )
     nnx.replace_by_pure_dict(state, _rewrap_keys(live, restored))
     nnx.update(obj, state)

@@ -28,7 +28,7 @@ from PyQt5.QtWidgets import (
     QWidget,
 )
 
-from mia_core.commands.train import format_seconds
+from mia_core.durations import format_seconds
 from mia_core.engine.checkpoint_files import ModelLoadError
 from mia_core.engine.config import ConfigError
 from mia_core.viewer.training_plot import TrainingPlot

@@ -184,7 +184,7 @@ def scan_job(paths: list[Path]) -> Callable[[Report, Callable[[object], None]], 
             report(i, len(paths))
             try:
                 shape = image_shape(path)
-                if not path.suffix.lower() in (".tif", ".tiff"):
+                if path.suffix.lower() not in (".tif", ".tiff"):
                     # headers can look fine on a truncated file: decode small files fully
                     if path.stat().st_size < 32 * 1024 * 1024:
                         shape = read_image(path).shape

@@ -2,43 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Sequence
-
 import numpy as np
 
 from mia_core.api import PointerEvent, Preview, ToolContext
 from mia_core.hooks import hookimpl
-from mia_core.tool_base import BaseTool
-
-#: The modes shared by the freehand and polygon tools, in right-click order.
-SHAPE_MODES: tuple[str, ...] = ("add", "delete", "slice")
-#: Default slice width in pixels.
-DEFAULT_SLICE_WIDTH = 2
-
-
-def append_point(points: list[tuple[float, float]], event: PointerEvent) -> None:
-    """Add the event's position unless it repeats the last point, so strokes hold no duplicates."""
-    point = (float(event.x), float(event.y))
-    if not points or points[-1] != point:
-        points.append(point)
-
-
-def commit_shape(
-    ctx: ToolContext, points: Sequence[tuple[float, float]], mode: str, width: int
-) -> bool:
-    """Apply a finished stroke or polygon in ``mode``; too few points do nothing (returns False)."""
-    if mode == "slice":
-        if len(points) < 2:
-            return False
-        return bool(ctx.document.slice(np.asarray(points, dtype=np.float64), width))
-    if len(points) < 3:
-        return False
-    polygon = np.asarray(points, dtype=np.float64)
-    if mode == "add":
-        return bool(ctx.document.add_polygon(polygon, ctx.active_class))
-    if mode == "delete":
-        return bool(ctx.document.subtract_polygon(polygon))
-    raise ValueError(f"unknown shape mode {mode!r}; expected one of {', '.join(SHAPE_MODES)}")
+from mia_core.tool_base import DEFAULT_SLICE_WIDTH, SHAPE_MODES, BaseTool, append_point, commit_shape
 
 
 class DrawTool(BaseTool):

@@ -6,8 +6,7 @@ import numpy as np
 
 from mia_core.api import PointerEvent, Preview, ToolContext
 from mia_core.hooks import hookimpl
-from mia_core.tool_base import BaseTool
-from mia_plugins.tools.draw import append_point
+from mia_core.tool_base import BaseTool, append_point
 
 #: Default brush radius in pixels.
 DEFAULT_RADIUS = 10

@@ -6,8 +6,7 @@ import numpy as np
 
 from mia_core.api import PointerEvent, Preview, ToolContext
 from mia_core.hooks import hookimpl
-from mia_core.tool_base import BaseTool
-from mia_plugins.tools.draw import DEFAULT_SLICE_WIDTH, SHAPE_MODES, append_point, commit_shape
+from mia_core.tool_base import DEFAULT_SLICE_WIDTH, SHAPE_MODES, BaseTool, append_point, commit_shape
 
 
 class PolyTool(BaseTool):

@@ -71,7 +71,6 @@ def _square(cls, size=40):
         ("blobs", ["--optimizer", "rmsprop"], "setting 'optimizer' must be one of adam, adamw, sgd-nesterov"),
         ("blobs", ["--set", "colour=red"], "unknown setting 'colour'"),
         ("blobs", ["--set", "epochs"], "--set takes NAME=VALUE"),
-        ("blobs", ["--backbone", "nope"], "unknown backbones component 'nope'; available: "),
         ("blobs", ["--resume"], "no training checkpoint in"),
     ],
 )
@@ -89,6 +88,23 @@ def test_train_refusals(tmp_path, capsys, setup, args, message):
     assert code == 2
     assert message in err
     assert err.startswith("mia train: ")
+
+
+def test_train_component_options_take_help_and_choices_from_the_registry(tmp_path, capsys):
+    registry = small_registry(())
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    for option, kind in [("--arch", "architectures"), ("--backbone", "backbones"), ("--loss", "losses"),
+                         ("--metric", "metrics")]:
+        names = registry.names(kind)
+        assert names and all(name in help_text for name in names), (option, names)
+    assert "cross_entropy (default)" in help_text
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", str(tmp_path), "--out", str(tmp_path / "m"), "--backbone", "nope"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "argument --backbone: invalid choice: 'nope' (choose from" in err and SMALL_BACKBONE in err
 
 
 def test_predict_command(trained_model, tmp_path, capsys):
