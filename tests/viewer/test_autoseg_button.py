@@ -20,7 +20,6 @@ from PyQt5.QtWidgets import QApplication, QMessageBox
 from mia_core import weights
 from mia_core.plugins import load_plugins
 from training_helpers import activate
-from viewer_helpers import wait_loaded
 
 TINY_WIDTHS = (4, 2, 2, 2, 2)
 TIMEOUT_MS = 60_000
