@@ -17,6 +17,20 @@ from mia_core.hooks import hookimpl
 
 # output channels of the feature taps at strides 2, 4, 8, 16 (the last is the 1280-channel conv)
 _TAP_CHANNELS = (16, 24, 32, 96)
+# torchvision's MobileNetV2 keys -> ours: its Conv2dNormActivation children 0/1 are our conv/bn;
+# the projection (a bare conv and BatchNorm, indices 1/2 in block 1, 2/3 elsewhere) is our last
+# ConvBNReLU without activation
+TORCHVISION_RENAME: tuple[tuple[str, str | None], ...] = (
+    (r"^classifier\.", None),
+    (r"^features\.(\d+)\.conv\.(\d)\.0\.", r"features.\1.conv.\2.conv."),
+    (r"^features\.(\d+)\.conv\.(\d)\.1\.", r"features.\1.conv.\2.bn."),
+    (r"^features\.1\.conv\.1\.weight$", r"features.1.conv.1.conv.weight"),
+    (r"^features\.1\.conv\.2\.", r"features.1.conv.1.bn."),
+    (r"^features\.(\d+)\.conv\.2\.weight$", r"features.\1.conv.2.conv.weight"),
+    (r"^features\.(\d+)\.conv\.3\.", r"features.\1.conv.2.bn."),
+    (r"^features\.(\d+)\.0\.", r"features.\1.conv."),
+    (r"^features\.(\d+)\.1\.", r"features.\1.bn."),
+)
 
 
 @dataclass(frozen=True)
@@ -38,6 +52,13 @@ class MobileNetV2Backbone:
         from mia_plugins.backbones.mobilenet_net import MobileNetV2
 
         return MobileNetV2(in_channels, self.width, output_stride, rngs=rngs)
+
+    def state_dict_rename(self, fmt: str = "torchvision") -> tuple[tuple[str, str | None], ...]:
+        """Regex pairs taking a ``fmt`` state dict's keys to this encoder's names (for
+        ``mia_core.engine.state_dict.load_state_dict``); the classifier is dropped."""
+        if fmt != "torchvision":
+            raise ValueError(f"{self.name}: unknown state dict format {fmt!r}; known: torchvision")
+        return TORCHVISION_RENAME
 
 
 @hookimpl
