@@ -52,3 +52,39 @@ def test_weights_a_backbone_does_not_have_are_refused_listing_what_it_has(tmp_pa
     config = TrainConfig(backbone="resnet18", weights="mobilenetv2-imagenet", epochs=1, steps_per_epoch=1)
     with pytest.raises(ConfigError, match="are for backbone 'mobilenetv2', not 'resnet18'"):
         train_folder(tmp_path, config, tmp_path / "model")
+
+
+def test_training_starts_from_cached_encoder_weights_and_saves_their_normalisation(tmp_path):
+    """Imported weights for the plain encoder: the trained model's encoder starts from them (a
+    vanishing learning rate keeps them), and config.json carries the encoder normalisation."""
+    import json
+
+    import jax
+    from flax import nnx
+
+    from engine_helpers import write_blob_folder
+    from mia_core.engine.pretrained import _numpy_tree
+    from mia_core.engine.train import train_folder
+    from mia_core.plugins import load_plugins
+
+    registry = load_plugins()
+    donor = registry.get("backbones", "plain").build(3, nnx.Rngs(7))
+    arrays = {"format": "backbone", "encoder": _numpy_tree(nnx.to_pure_dict(nnx.state(donor)))}
+    norm = {"mean": [10.0, 20.0, 30.0], "std": [2.0, 3.0, 4.0], "order": "RGB"}
+    weights.save("plain-lab", arrays, {"format": weights.FORMAT, "name": "plain-lab", "backbone": "plain",
+                                       "normalisation": norm})
+    folder = tmp_path / "data"
+    write_blob_folder(folder, 2, size=(64, 64))
+    config = TrainConfig(backbone="plain", weights="plain-lab", epochs=1, steps_per_epoch=1, batch_size=2,
+                         patch_size=64, learning_rate=1e-12, early_stopping=0, max_val_patches=2)
+    result = train_folder(folder, config, tmp_path / "model", registry=registry)
+    saved = json.loads((tmp_path / "model" / "config.json").read_text())
+    assert saved["normalisation"] == "encoder" and saved["input_normalisation"] == norm
+    # grey images: the donor's RGB first-layer filters, summed
+    donor_leaves = jax.tree_util.tree_leaves(nnx.to_pure_dict(nnx.state(donor, nnx.Param)))
+    got_leaves = jax.tree_util.tree_leaves(nnx.to_pure_dict(nnx.state(result.model.encoder, nnx.Param)))
+    first = [i for i, (d, g) in enumerate(zip(donor_leaves, got_leaves)) if np.shape(d) != np.shape(g)]
+    assert len(first) == 1
+    assert np.allclose(got_leaves[first[0]], np.asarray(donor_leaves[first[0]]).sum(axis=2, keepdims=True), atol=1e-5)
+    others = [i for i in range(len(donor_leaves)) if i not in first]
+    assert all(np.allclose(got_leaves[i], donor_leaves[i], atol=1e-5) for i in others)
