@@ -8,7 +8,11 @@ foreground), and time per click set. Targets: > 0.85 for compact shapes, above t
 every kind. MIA's settings are the default (512 px input, MobileNetV2 width 1.0, 2000 steps);
 lower them with the options on a busy machine and report what you ran.
 
-Run: python benchmarks/bench_assist.py [--part grabcut|dextr|all] [--steps N] [--input-size N]
+HED (Auto-seg): the forward pass on a 1024x1024 field of view (first call, which compiles, and the
+mean of the next ones), the whole auto-seg, and its quality on skimage's coins against
+tests/data/coins_reference_labels.png (needs `mia weights fetch hed`).
+
+Run: python benchmarks/bench_assist.py [--part grabcut|dextr|hed|all] [--steps N] [--input-size N]
      [--width W] [--per-kind N] [--shape-size N] [--batch N]
 """
 
@@ -17,6 +21,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -25,6 +30,8 @@ from mia_core.api import AssistantSession
 from mia_core.assist import points_hints
 from mia_core.raster import brush_mask
 from mia_core.shapes import KINDS, make_set
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def iou(a: np.ndarray, b: np.ndarray) -> float:
@@ -118,9 +125,59 @@ def bench_dextr(args: argparse.Namespace) -> None:
           f"{times[0] * 1000:.0f} ms)")
 
 
+def _hed_assistant():
+    """The auto-seg assistant with the HED weights fetched."""
+    from mia_core import weights
+    from mia_core.plugins import load_plugins
+
+    registry = load_plugins()
+    weights.fetch(registry, "hed", progress=lambda stage, f: print(f"  hed weights: {stage}", flush=True))
+    return registry.get("assistants", "autoseg")
+
+
+def bench_hed(size: int = 1024, repeats: int = 2) -> None:
+    """Seconds per HED forward pass and per auto-seg on a size x size field of view."""
+    from skimage import data, transform
+
+    assistant = _hed_assistant()
+    image = (transform.resize(data.coins(), (size, size), order=1) * 255).astype(np.uint8)
+    t0 = time.perf_counter()
+    assistant.edge_map(image, {})
+    first = time.perf_counter() - t0
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        assistant.edge_map(image, {})
+        times.append(time.perf_counter() - t0)
+    t0 = time.perf_counter()
+    mask = assistant.predict(image, {"inner_contours": False})
+    whole = time.perf_counter() - t0
+    print(f"HED {size}x{size}: first call (compiles) {first:.1f} s, then {np.mean(times):.1f} s per edge map; "
+          f"auto-seg (edges + Otsu + objects) {whole:.1f} s, {mask.mean() * 100:.0f} % of pixels in objects")
+
+
+def bench_hed_coins() -> None:
+    """Auto-seg quality on skimage's coins: coins found with IoU >= 0.5, and their mean IoU."""
+    import cv2
+    from skimage import data, measure
+
+    assistant = _hed_assistant()
+    ref = cv2.imread(str(ROOT / "tests" / "data" / "coins_reference_labels.png"), cv2.IMREAD_UNCHANGED)
+    found = measure.label(assistant.predict(data.coins(), {"inner_contours": False}))
+    ious = []
+    for coin in range(1, int(ref.max()) + 1):
+        r = ref == coin
+        ids = [i for i in np.unique(found[r]) if i]
+        ious.append(max((np.sum(r & (found == i)) / np.sum(r | (found == i)) for i in ids), default=0.0))
+    ious = np.array(ious)
+    print(f"HED auto-seg on coins: {np.sum(ious >= 0.5)} of {len(ious)} coins with IoU >= 0.5, "
+          f"mean IoU {ious.mean():.2f} (median {np.median(ious):.2f})")
+
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--part", choices=("grabcut", "dextr", "all"), default="all")
+    p.add_argument("--part", choices=("grabcut", "dextr", "hed", "all"), default="all")
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--steps", type=int, default=2000)
     p.add_argument("--input-size", type=int, default=512)
@@ -135,6 +192,9 @@ def main() -> None:
         bench_grabcut(args.repeats)
     if args.part in ("dextr", "all"):
         bench_dextr(args)
+    if args.part in ("hed", "all"):
+        bench_hed()
+        bench_hed_coins()
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from PyQt5.QtCore import Qt
 from PyQt5.QtGui import QKeySequence
 from PyQt5.QtWidgets import QAction, QMainWindow, QShortcut
 
+from mia_core.viewer.autoseg_actions import build_assist_menu
 from mia_core.viewer.predict_actions import build_model_menu
 from mia_core.viewer.results_window import open_results
 
@@ -25,7 +26,7 @@ KEYS = (
     ("Ctrl+Z", "undo"),
     ("Ctrl+Shift+Z, Ctrl+Y", "redo"),
     ("Ctrl+0", "fit the image to the window"),
-    ("Escape", "drop the stroke, polygon or DEXTR points in progress; cancel a running assistant"),
+    ("Escape", "drop the stroke, polygon or DEXTR points in progress; cancel a running assistant (Smart mode, DEXTR, Auto-seg)"),
 )
 
 
@@ -87,7 +88,9 @@ def build_actions(window: "object") -> Actions:
     view.addAction(acts.fit)
     view.addAction(acts.show_contours)
     build_model_menu(w, menu.addMenu("&Model"))
-    w.assist.build_menu(menu.addMenu("&Assist"))
+    assist_menu = menu.addMenu("&Assist")
+    w.assist.build_menu(assist_menu)
+    build_assist_menu(w, assist_menu, w.options)
     help_menu = menu.addMenu("&Help")
     help_menu.addAction(acts.plugin_errors)
     keys_action = help_menu.addAction("Keys…")
@@ -103,7 +106,7 @@ def build_actions(window: "object") -> Actions:
     key(Qt.Key_PageUp, lambda: w.image_list.step(-1))
     key(Qt.Key_Period, lambda: w.frame_slider.step(1))
     key(Qt.Key_Comma, lambda: w.frame_slider.step(-1))
-    key(Qt.Key_Escape, w.escape)
+    key(Qt.Key_Escape, lambda: w.autoseg.cancel() or w.escape())
     for digit in range(10):
         key(Qt.Key_0 + digit, lambda d=digit: w.class_panel.set_active(d))
     return acts

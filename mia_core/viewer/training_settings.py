@@ -86,6 +86,11 @@ class TrainingSettingsForm(QWidget):
             self.combos[attr] = combo
         self.combos["architecture"].setToolTip("Network layout (architecture plugins)")
         self.combos["backbone"].setToolTip("Encoder of the network; 'plain' is the lightest, resnet34 the strongest")
+        self.pretrained = QCheckBox("Pretrained (ImageNet weights)")
+        self.pretrained.setObjectName("pretrained")
+        self.pretrained.setToolTip("Start the encoder from ImageNet weights (downloaded once, after asking); "
+                                   "offered for backbones that have them")
+        self.combos["backbone"].currentTextChanged.connect(self._update_pretrained)
         self.combos["loss"].setToolTip("What training minimises")
         self.combos["metric"].setToolTip("Validation measure: the best epoch by this value is kept")
         self.epochs = _spin(1, 100000, tip="Passes of training; each ends with validation and a checkpoint")
@@ -165,6 +170,8 @@ class TrainingSettingsForm(QWidget):
         for label, attr in (("Architecture", "architecture"), ("Backbone", "backbone"), ("Loss", "loss"),
                             ("Metric", "metric")):
             form.addRow(label, self.combos[attr])
+            if attr == "backbone":
+                form.addRow("", self.pretrained)
         training = QGroupBox("Training")
         form = QFormLayout(training)
         form.addRow("Epochs", self.epochs)
@@ -201,6 +208,20 @@ class TrainingSettingsForm(QWidget):
         self.manual_weights.setEnabled(self.class_weights.currentText() == "manual")
         self.val_fraction.setEnabled(not self.val_folder.text().strip())  # the engine ignores it then
 
+    def pretrained_weights(self, backbone: str) -> str | None:
+        """The ImageNet weights name the registry offers for ``backbone``, if any."""
+        try:
+            sources = self.registry.components("weights")
+        except (KeyError, AttributeError):
+            return None
+        return next((s.name for s in sources if s.backbone == backbone and s.tag == "imagenet"), None)
+
+    def _update_pretrained(self, *_: object) -> None:
+        has = self.pretrained_weights(self.combos["backbone"].currentText()) is not None
+        self.pretrained.setEnabled(has)
+        if not has:
+            self.pretrained.setChecked(False)
+
     def choose_val_folder(self) -> None:
         """Browse… : pick a folder of labelled images to validate on."""
         chosen = QFileDialog.getExistingDirectory(self, "Validation folder", self.val_folder.text().strip())
@@ -236,6 +257,8 @@ class TrainingSettingsForm(QWidget):
         for name, box in self.probabilities.items():
             box.setValue(getattr(a, name))
         self.rotation.setValue(int(round(a.rotation)))
+        self._update_pretrained()
+        self.pretrained.setChecked(self.pretrained.isEnabled() and cfg.weights is not None)
         self._update_enabled()
 
     def config(self, base: TrainConfig | None = None, **extra: Any) -> TrainConfig:
@@ -254,6 +277,7 @@ class TrainingSettingsForm(QWidget):
             border_sigma=self.border_sigma.value(), prefer_labelled=self.prefer.isChecked(),
             prefer_labelled_tries=self.prefer_tries.value(), prefer_labelled_min_pixels=self.prefer_pixels.value(),
             class_weights=self.class_weights.currentText(),
+            weights="imagenet" if self.pretrained.isEnabled() and self.pretrained.isChecked() else None,
         )
         if changes["class_weights"] == "manual":
             changes["manual_class_weights"] = _floats("manual_class_weights", self.manual_weights.text())

@@ -19,6 +19,7 @@ from PyQt5.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMessageBox,
     QProgressBar,
     QPushButton,
     QScrollArea,
@@ -73,6 +74,8 @@ class TrainingWindow(QDialog):
         self.registry = registry
         self.folder: Path | None = None
         self.class_names: list[str] = []
+        self.fetcher: Callable[[str], Callable[..., Any]] | None = None  # tests: replaces the weights download
+        self.fetch_task: Any = None
         self.run: TrainingRun | None = None
         self._active = False  # a run started and its end is not shown yet
         self._out_auto = True  # the model folder follows the settings until the user picks one
@@ -200,10 +203,43 @@ class TrainingWindow(QDialog):
         except ConfigError as exc:
             self._show_error(refusal("train", str(exc)))
             return False
+        if config.weights and not self._pretrained_ready(config):
+            return False
         self.plot.clear(config.metric)
         self._launch(TrainingRun(folder, config, out, self.registry, overwrite=self.replace.isChecked(),
                                  parent=self), epochs_done=0)
         return True
+
+    def _pretrained_ready(self, config: Any) -> bool:
+        """True when the chosen pretrained weights are on this computer; else ask, and fetch in the background."""
+        from mia_core import weights
+
+        name = self.form.pretrained_weights(config.backbone)
+        if name is None or weights.is_cached(name):
+            return True
+        box = QMessageBox(QMessageBox.Question, "Download pretrained weights",
+                          f"The ImageNet weights of {config.backbone} ({name}) are not on this computer yet.\n\n"
+                          "Download them now (once; checked and converted), then start training?",
+                          QMessageBox.Yes | QMessageBox.No, self)
+        box.setObjectName("fetchWeightsQuestion")
+        box.setDefaultButton(QMessageBox.Yes)
+        if box.exec_() != QMessageBox.Yes:
+            self._show_error(refusal("train", f"the pretrained weights {name} are not downloaded; "
+                                     "untick Pretrained to train from scratch"))
+            return False
+        from mia_core.viewer.autoseg_actions import fetch_job
+        from mia_core.viewer.workers import Task, TaskRunner
+
+        task = Task(self.fetcher(name) if self.fetcher else fetch_job(self.registry, name), f"Downloading {name}")
+        task.signals.progress.connect(lambda done, total: (self.bar.setRange(0, total), self.bar.setValue(done)))
+        task.signals.finished.connect(lambda _path: (setattr(self, "fetch_task", None), self.start()))
+        task.signals.failed.connect(lambda msg, _tb: (setattr(self, "fetch_task", None),
+                                                      self._show_error(f"Cannot download {name}: {msg}")))
+        self.eta.setText(f"Downloading {name}…")
+        self.fetch_task = task
+        self._fetch_runner = getattr(self, "_fetch_runner", None) or TaskRunner(1, self)
+        self._fetch_runner.start(task)
+        return False
 
     def resume(self) -> bool:
         """Continue the stopped run of the model folder with its saved settings (shown in the form)."""

@@ -28,6 +28,7 @@ from mia_core.viewer.canvas import Canvas
 from mia_core.viewer.class_panel import ClassPanel
 from mia_core.viewer.frame_slider import FrameSlider
 from mia_core.viewer.image_list import ImageList
+from mia_core.viewer.autoseg_actions import AutoSegControl
 from mia_core.viewer.levels import LevelsControl
 from mia_core.viewer.plugin_errors import PluginErrorsDialog
 from mia_core.viewer.predict_actions import ModelControl
@@ -102,6 +103,7 @@ class MainWindow(QMainWindow):
         self.canvas.handler = self.tools
         self.models = ModelControl(self)  # Model menu: training and predictions
         self.assist = AssistControl(self)  # Assist menu: Smart mode, DEXTR
+        self.autoseg = AutoSegControl(self)  # Assist menu: HED auto-segmentation
         self.actions_ = build_actions(self)
         for a in (self.actions_.undo, self.actions_.redo, self.actions_.reset, self.actions_.fit):
             self.options.addAction(a)

@@ -46,7 +46,7 @@ class AutoSegAssistant:
         if image.ndim < 2 or min(image.shape[:2]) < 2:
             raise ValueError(f"auto-seg needs an image of at least 2x2 pixels, got shape {image.shape}")
         prepared = hed.hed_input(image, hints.get("levels"))
-        if float(np.ptp(prepared)) == 0.0:
+        if not np.ptp(prepared.reshape(-1, 3), axis=0).any():
             raise ValueError("the field of view is uniform (constant intensity): there are no edges to find")
         return hed.edge_map(self._model(hints.get("weights", DEFAULT_WEIGHTS)), prepared)
 

