@@ -6,7 +6,7 @@
     .venv/bin/python benchmarks/bench_train.py --upsample-conv upsample # decoder convs the textbook way
 
 Prints one line per figure (with the load average, since the machine is shared) and, when torch
-is importable (optional extra ``torch``), the same network and run in PyTorch and the ratios. The
+is importable (optional extra ``reference``), the same network and run in PyTorch and the ratios. The
 two frameworks are timed in alternating rounds, so that both see the same load of other jobs.
 Findings are in benchmarks/README.md.
 """
@@ -132,7 +132,7 @@ def torch_workloads(args: argparse.Namespace, image: np.ndarray) -> dict[str, Wo
     try:
         import torch
     except ImportError:
-        print("torch not importable: no reference (pip install torch==2.13.0)")
+        print("torch not importable: no reference (pip install -e \".[reference]\")")
         return None
     sys.path.insert(0, str(Path(__file__).parent))
     from torch_unet import UNet
