@@ -132,7 +132,7 @@ def torch_workloads(args: argparse.Namespace, image: np.ndarray) -> dict[str, Wo
     try:
         import torch
     except ImportError:
-        print("torch not importable: no reference (pip install -e '.[reference]')")
+        print("torch not importable: no reference (pip install -e \".[reference]\")")
         return None
     sys.path.insert(0, str(Path(__file__).parent))
     from torch_unet import UNet
