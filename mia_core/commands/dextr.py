@@ -84,6 +84,7 @@ def run_train(args: argparse.Namespace) -> int:
     except AssistantError as exc:
         print(f"mia dextr train: {exc}", file=sys.stderr)
         return 2
-    start_from = f"encoder from {config.pretrained}" if config.pretrained else "from scratch (run `mia weights fetch mobilenetv2-imagenet` for ImageNet weights)"
+    start_from = (f"encoder from {config.pretrained}" if config.pretrained
+                  else "from scratch (run `mia weights fetch mobilenetv2-imagenet` for ImageNet weights)")
     print(f"saved DEXTR model to {args.out} ({start_from})")
     return 0

@@ -138,7 +138,8 @@ def summarise(result: Any, folder: str, out: TextIO, err: TextIO) -> int:
     where = result.written[0].parent if result.written else Path(folder) / LABEL_FOLDER
     line = f"predicted {result.predicted} image(s)/frame(s): {len(result.written)} label file(s) written to {where}"
     if result.empty:
-        line += f"; nothing found in {len(result.empty)} ({', '.join(result.empty[:3])}{', ...' if len(result.empty) > 3 else ''}), no label file for those"
+        names = ", ".join(result.empty[:3]) + (", ..." if len(result.empty) > 3 else "")
+        line += f"; nothing found in {len(result.empty)} ({names}), no label file for those"
     if result.failed:
         line += f"; {len(result.failed)} could not be predicted (see above)"
     print(line, file=out)
