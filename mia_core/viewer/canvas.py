@@ -27,6 +27,19 @@ _BUTTONS = {
 }
 
 
+
+#: Frames with a longer side are drawn from a copy reduced by a whole factor to at most this side:
+#: pyqtgraph builds a 4-byte-per-pixel picture of what it is given (20000x20000 would take 1.6 GB).
+DISPLAY_MAX_SIDE = 8192
+
+
+def display_copy(frame: np.ndarray) -> np.ndarray:
+    """The frame itself, or every k-th pixel of it when its longer side exceeds DISPLAY_MAX_SIDE."""
+    step = -(-max(frame.shape[:2]) // DISPLAY_MAX_SIDE)
+    if step <= 1:
+        return frame
+    return np.ascontiguousarray(frame[::step, ::step])
+
 class PointerHandler(Protocol):
     """Receives the canvas's pointer events (the tool controller)."""
 
@@ -116,7 +129,10 @@ class Canvas(pg.GraphicsView):
             self.contours.show(None)
             self.preview.show(None)
             return
-        self.image_item.setImage(frame, levels=levels, autoLevels=levels is None)
+        shown = display_copy(frame)
+        self.image_item.setImage(shown, levels=levels, autoLevels=levels is None)
+        h, w = frame.shape[:2]
+        self.image_item.setRect(QRectF(0, 0, w, h))  # a reduced copy still spans the image's pixels
         if fit:
             self.fit()
 
