@@ -33,7 +33,8 @@ from mia_core.engine import interrupts
 from mia_core.engine.config import ConfigError, TrainConfig
 
 FORMAT = "mia-model"
-FORMAT_VERSION = 1
+#: 2: the encoder contract; built-in encoders pad as PyTorch does (stride-2 layers moved by a pixel)
+FORMAT_VERSION = 2
 
 
 @dataclass
@@ -66,6 +67,13 @@ class ModelInfo:
             raise ModelLoadError(f"{source} is not a mia model settings file")
         if int(data.get("version", 0)) > FORMAT_VERSION:
             raise ModelLoadError(f"{source} was written by a newer mia (version {data.get('version')})")
+        if int(data.get("version", 0)) < FORMAT_VERSION:
+            raise ModelLoadError(
+                f"{source} was written by mia 0.1 (model format {data.get('version')}), whose built-in encoders "
+                "padded their stride-2 layers differently: its weights would load but predict shifted, wrong "
+                "results. Train the model again with this mia (mia train FOLDER --out MODEL_DIR, or Model > "
+                "Train in the app), or predict with the mia version that trained it"
+            )
         names = {f for f in cls.__dataclass_fields__}
         try:
             info = cls(**{k: v for k, v in data.items() if k in names})

@@ -42,7 +42,7 @@ class DenseNetBackbone:
     def build(self, in_channels: int, rngs: Any, *, output_stride: int = 32) -> Any:
         """Create the encoder; JAX/Flax are imported only now so plugin loading stays fast."""
         refuse_dilation(self.name, output_stride)
-        from mia_plugins.backbones import densenet_net
+        import mia_plugins.backbones.densenet_net as densenet_net
 
         return densenet_net.DenseNet(in_channels, self.blocks, self.growth, self.stem, rngs=rngs)
 

@@ -55,7 +55,7 @@ class ResNetBackbone:
 
     def build(self, in_channels: int, rngs: Any, *, output_stride: int = 32) -> Any:
         """Create the encoder; JAX/Flax are imported only now so plugin loading stays fast."""
-        from mia_plugins.backbones import resnet_net
+        import mia_plugins.backbones.resnet_net as resnet_net
 
         return resnet_net.ResNet(in_channels, self, output_stride, rngs=rngs)
 

@@ -46,7 +46,7 @@ class VGGBackbone:
     def build(self, in_channels: int, rngs: Any, *, output_stride: int = 32) -> Any:
         """Create the encoder; JAX/Flax are imported only now so plugin loading stays fast."""
         refuse_dilation(self.name, output_stride)
-        from mia_plugins.backbones import vgg_net
+        import mia_plugins.backbones.vgg_net as vgg_net
 
         return vgg_net.VGG(in_channels, self.depths, self.block_channels(), self.batch_norm, rngs=rngs)
 

@@ -16,7 +16,7 @@ from viewer_helpers import wait_loaded
 def test_f_keys_select_tools_and_space_toggles_drag(make_window, image_folder):
     w = make_window(image_folder)
     expected = {Qt.Key_F1: "drag", Qt.Key_F2: "draw", Qt.Key_F3: "poly", Qt.Key_F4: "assign",
-                Qt.Key_F5: "expand", Qt.Key_F6: "delete"}
+                Qt.Key_F5: "expand", Qt.Key_F6: "delete", Qt.Key_F7: "dextr"}
     for key, name in expected.items():
         QTest.keyClick(w, key)
         assert w.tools.current.name == name
