@@ -127,6 +127,7 @@ def run(args: argparse.Namespace, err: TextIO | None = None) -> int:
         result = train_folder(
             args.folder, config, args.out, registry=load_plugins(disabled=disabled_plugins(args)),
             progress=bar, stop=stop, resume=args.resume, overwrite=args.overwrite,
+            on_data=lambda data: _print_summary(data, config, err),
         )
     except (ConfigError, TrainingDataError, ModelLoadError) as exc:
         bar.finish()
@@ -147,6 +148,17 @@ def run(args: argparse.Namespace, err: TextIO | None = None) -> int:
           f"best {result.info.metric or 'metric'} {best} (epoch {result.best_epoch}); model saved in {result.model_dir}",
           file=err)
     return 1 if result.reason == "nan" else 0
+
+
+def _print_summary(data: Any, config: Any, err: TextIO) -> None:
+    """The data summary and its warnings, before the first step."""
+    from mia_core.engine.data_summary import summarise
+
+    summary = summarise(data, config)
+    for line in summary.lines:
+        print(f"mia train: {line}", file=err)
+    for warning in summary.warnings:
+        print(f"mia train: WARNING: {warning}", file=err)
 
 
 def _stop_on_interrupt(stop: threading.Event, err: TextIO) -> Any:

@@ -148,8 +148,12 @@ def train_folder(
     resume: bool = False,
     overwrite: bool = False,
     components: Callable[[TrainConfig, int, int], Components] | None = None,
+    on_data: Callable[[TrainingData], None] | None = None,
 ) -> TrainResult:
-    """Train on the labelled images of ``folder`` and save the model in ``out_dir``."""
+    """Train on the labelled images of ``folder`` and save the model in ``out_dir``.
+
+    ``on_data`` sees the prepared data before training starts (the data summary).
+    """
     config.validate()
     if not resume:
         check_fresh_folder(out_dir, overwrite)
@@ -160,6 +164,8 @@ def train_folder(
             registry = load_plugins()
         check_component_names(config, registry)
     data = prepare_training_data(folder, config)
+    if on_data is not None:
+        on_data(data)
     if resume:
         saved = ckpt.read_model_info(out_dir)
         if (saved.num_classes, saved.in_channels) != (data.num_classes, data.in_channels):
