@@ -15,6 +15,7 @@ COMMAND_MODULES = (
     "mia_core.commands.labels",
     "mia_core.commands.train",
     "mia_core.commands.predict",
+    "mia_core.commands.evaluate",
 )
 
 
