@@ -265,6 +265,9 @@ def train(
         if schedule.should_stop():
             reason = "early-stopping"
             break
+        if config.time_budget and not clock.next_epoch_fits(config.time_budget):
+            reason = "time-budget"
+            break
     best, info = _best_model(out, model)
     done = len(history)
     report(Progress("done", done, config.epochs, 0, config.steps_per_epoch, global_step, None,
@@ -369,6 +372,7 @@ class _Clock:
         self.step_time: float | None = None
         self.val_time = 0.0
         self.first = True
+        self.started = time.perf_counter()
 
     def step_done(self, seconds: float) -> None:
         if self.first:  # the first step includes compilation
@@ -378,6 +382,13 @@ class _Clock:
 
     def validation_done(self, seconds: float) -> None:
         self.val_time = seconds  # the latest: the first one includes compilation
+
+    def next_epoch_fits(self, budget: float) -> bool:
+        """True when one more epoch (its steps and validation) ends within ``budget`` seconds of the start."""
+        if self.step_time is None:
+            return True
+        epoch = self.config.steps_per_epoch * self.step_time + self.val_time
+        return time.perf_counter() - self.started + epoch <= budget
 
     def eta(self, epoch: int, step: int, validated: bool = False) -> float | None:
         if self.step_time is None:
