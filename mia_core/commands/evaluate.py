@@ -48,7 +48,7 @@ def register(subparsers: Any) -> None:
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("paths", nargs="+", metavar="[MODEL_DIR] FOLDER", help="model folder (optional) and image folder")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="FOLDER, or MODEL_DIR FOLDER")
     p.add_argument("--truth", required=True, metavar="DIR", help="folder of ground-truth masks named like the images")
     p.add_argument("--mask-suffix", default="", metavar="TEXT", help="mask stems are image stem + TEXT")
     p.add_argument("--truth-classes", action="store_true",
