@@ -50,15 +50,19 @@ def summarise(data: TrainingData, config: TrainConfig) -> DataSummary:
     more = f", ... ({data.num_classes} classes)" if data.num_classes > 8 else ""
     out.lines.append(f"training pixels per class: {shown}{more}")
     if data.val_is_train:
-        out.lines.append("validation: on the training images themselves (fewer than 2 labelled images, "
-                         "or --set val_fraction=0): the score says how well the model fits them, not how "
+        out.lines.append("validation: on the training images themselves (val_fraction is 0): the score says how well the model fits them, not how "
                          "it does on new images")
-        out.warnings.append("validation falls back to the training data: label a second image or give "
-                            "--set val_folder=DIR for an honest score")
+        out.warnings.append("validation falls back to the training data: set val_fraction above 0 or "
+                            "give --val FOLDER for an honest score")
+    elif data.val_rows:
+        out.lines.append(f"validation: on a held-out region of the single image, its bottom {data.val_rows} "
+                         "rows, which do not train: the score is on pixels the model never saw, but of the "
+                         "same image (label a second image for a score on new images)")
     else:
-        where = "from the validation folder" if config.val_folder else f"held out of {len(data.train) + len(data.val)}"
+        where = "from the validation folder" if config.val_folder else f"held out of {len({x.path for x in data.train + data.val})}"
         out.lines.append(f"validation: on {_images(data.val)} {where}, never trained on: the score estimates "
                          "how the model does on new images like them")
+    if not data.val_is_train:
         val_counts = class_counts(data.val, data.num_classes)
         missing = [k for k in range(data.num_classes) if counts[k] > 0 and val_counts[k] == 0]
         if missing:

@@ -40,9 +40,24 @@ def test_negatives_and_held_out_validation_are_stated(tmp_path: Path) -> None:
     assert f"patches per epoch: {config.steps_per_epoch * config.batch_size}" in text
 
 
-def test_single_image_warns_that_validation_is_the_training_data(tmp_path: Path) -> None:
+def test_single_image_holds_out_a_region_that_does_not_train(tmp_path: Path) -> None:
+    pairs = write_blob_folder(tmp_path, 1, size=(60, 48))
+    config = _config(val_fraction=0.2)
+    data = prepare_training_data(tmp_path, config)
+    assert not data.val_is_train and data.val_rows == 12
+    (train,), (val,) = data.train, data.val
+    truth = pairs[0][1]
+    assert np.all(train.target[48:] < 0) and np.all(train.weight[48:] == 0)  # held-out rows never train
+    np.testing.assert_array_equal(train.target[:48], truth[:48])
+    np.testing.assert_array_equal(val.target, truth[48:])
+    summary = summarise(data, config)
+    assert any("held-out region of the single image, its bottom 12 rows" in line for line in summary.lines)
+    assert not summary.warnings
+
+
+def test_validation_on_training_data_warns(tmp_path: Path) -> None:
     write_blob_folder(tmp_path, 1, size=(48, 48))
-    config = _config()
+    config = _config(val_fraction=0.0)
     summary = summarise(prepare_training_data(tmp_path, config), config)
     assert any("falls back to the training data" in w for w in summary.warnings)
     assert any("on the training images themselves" in line for line in summary.lines)
