@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "mia_core.commands.weights",
     "mia_core.commands.export",
     "mia_core.commands.models",
+    "mia_core.commands.evaluate",
 )
 
 

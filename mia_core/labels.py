@@ -390,3 +390,17 @@ def _dominant_object(c: Contour, objects: np.ndarray, origin: tuple[int, int]) -
         return 0
     ids, counts = np.unique(values, return_counts=True)
     return int(ids[np.argmax(counts)])
+
+
+def all_background(shape: tuple[int, int]) -> LabelSet:
+    """Class 0 over a whole image or frame: an image known to hold nothing trains as a negative."""
+    height, width = int(shape[0]), int(shape[1])
+    if height < 1 or width < 1:
+        raise ValueError(f"an image needs at least one pixel, got shape {shape}")
+    outer = np.array([[0, 0], [width - 1, 0], [width - 1, height - 1], [0, height - 1]], dtype=np.int32)
+    return LabelSet([Contour(0, outer)], shape=(height, width))
+
+
+def is_all_background(labels: LabelSet) -> bool:
+    """True when the labels hold class 0 only (a negative example)."""
+    return not labels.is_empty and labels.class_ids() == [0]

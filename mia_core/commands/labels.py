@@ -15,7 +15,7 @@ from mia_core.images import ImageReadError, image_shape, list_images, read_image
 from mia_core.folder_lock import FolderBusyError, label_folder_lock
 from mia_core.label_clashes import header_frames, label_clashes
 from mia_core.label_store import LabelFileError, LabelStoreError, label_path, load_labels, save_labels
-from mia_core.labels import MAX_CLASS_ID, LabelSet
+from mia_core.labels import MAX_CLASS_ID, LabelSet, all_background
 from mia_core.raster import draw_contour, labels_from_class_map, labels_from_instance_map
 
 #: Largest value a uint16 mask can hold.
@@ -38,6 +38,11 @@ mask values:
                    object number. Export writes each contour's object number; contours without one
                    get the next free numbers (contour order), so with no object numbers at all a
                    contour's value is its index + 1. Classes are not stored in instance masks.
+
+empty masks:
+  when some masks (or frames of a stack mask) hold labels and others hold none, the empty ones
+  are ground truth too: they become background labels (class 0 over the whole image or frame)
+  so they train as negative examples. --skip-empty leaves them without a label file instead.
 
 stacks:
   a multi-page mask gives one label file per frame (<stem>_frameNNNN.npz); a single-page mask for a
@@ -84,6 +89,9 @@ def register(subparsers: Any) -> None:
     imp.add_argument("--unlabelled", type=_mask_value, default=0, metavar="V",
                      help="class-mask value meaning 'not labelled' (default 0)")
     imp.add_argument("--force", action="store_true", help="replace existing label files")
+    imp.add_argument("--skip-empty", action="store_true",
+                     help="write no label file for empty masks or frames (default: when other masks "
+                     "hold labels, an empty one becomes background, class 0 over the whole image)")
     imp.add_argument("--mia-format", action="store_true", help="write MIA's own label layout")
     imp.set_defaults(func=run_import)
 
@@ -163,6 +171,8 @@ class _Tally:
     skipped: list[str] = field(default_factory=list)  # existing files left alone
     missing: list[str] = field(default_factory=list)  # nothing to convert
     failed: list[str] = field(default_factory=list)
+    # Empty masks or frames, decided once every mask is read: (label file, (height, width)).
+    empty: list[tuple[Path, tuple[int, int]]] = field(default_factory=list)
 
 
 # --- import ------------------------------------------------------------------------------------
@@ -233,9 +243,10 @@ def _import_all(images: list[Path], by_stem: dict[str, list[Path]], args: argpar
             _import_one(image, candidates[0], args, tally, out)
         except (ImageReadError, MaskError, LabelStoreError) as exc:
             _fail(tally, err, image, str(exc))
+    empty_note = _write_empty(tally, args, err)
     print(
         f"imported {tally.done} masks ({tally.contours} contours) into {folder / 'Segmentation_labels'}"
-        + _summary_tail(tally, "label files exist"),
+        + empty_note + _summary_tail(tally, "label files exist"),
         file=out,
     )
     if tally.done == 0 and tally.missing and not tally.skipped:
@@ -257,6 +268,27 @@ def _suffix_hint(images: list[Path], by_stem: dict[str, list[Path]], given: str)
     suffix = max(found, key=lambda k: found[k])
     now = f" (given: --mask-suffix {given!r})" if given else ""
     return f"; the masks are named like the images plus {suffix!r}: try --mask-suffix {suffix}{now}"
+
+
+def _write_empty(tally: _Tally, args: argparse.Namespace, err: TextIO) -> str:
+    """Empty masks become background labels when other masks hold labels; the summary's note."""
+    if not tally.empty:
+        return ""
+    negatives = tally.contours > 0 and not getattr(args, "skip_empty", False)
+    written = 0
+    for target, shape in tally.empty:
+        try:
+            save_labels(target, all_background(shape) if negatives else LabelSet(), mia_format=args.mia_format)
+            written += 1
+        except LabelStoreError as exc:
+            tally.failed.append(target.name)
+            print(f"{target.name}: FAILED: {exc}", file=err)
+    count = f"{len(tally.empty)} empty mask(s)/frame(s)"
+    if negatives:
+        return (f"; {count} written as background (class 0 over the whole image; --skip-empty leaves "
+                "them unlabelled)" if written else "")
+    why = "--skip-empty" if tally.contours > 0 else "no mask holds labels"
+    return f"; {count} left without labels ({why})"
 
 
 def _import_one(image: Path, mask_path: Path, args: argparse.Namespace, tally: _Tally, out: TextIO) -> None:
@@ -282,14 +314,22 @@ def _import_one(image: Path, mask_path: Path, args: argparse.Namespace, tally: _
         return
     classes = _class_lookup(mask, mask_path, args)
     label_sets = [_labels_from_mask(page, args, classes) for page in mask]
+    empty = [(t, (height, width)) for t, ls in zip(targets, label_sets) if ls.is_empty]
     for target, labels in zip(targets, label_sets):
-        save_labels(target, labels, mia_format=args.mia_format)
+        if not labels.is_empty:
+            save_labels(target, labels, mia_format=args.mia_format)
+    tally.empty += empty  # background or nothing, decided once every mask is read
     count = sum(len(ls) for ls in label_sets)
+    empties = sum(ls.is_empty for ls in label_sets)
     tally.done += 1
     tally.contours += count
     where = targets[0].name if len(targets) == 1 else f"{targets[0].name} .. {targets[-1].name}"
-    removed = " (empty mask: label file removed)" if existing and count == 0 else ""
-    print(f"{image.name}: {mask_path.name} -> {where}: {count} contours{removed}", file=out)
+    if empties:
+        what = "empty mask" if len(targets) == 1 else f"{empties} empty frame(s)"
+        note = f" ({what}: see the summary)"
+    else:
+        note = ""
+    print(f"{image.name}: {mask_path.name} -> {where}: {count} contours{note}", file=out)
 
 
 def _class_lookup(mask: np.ndarray, mask_path: Path, args: argparse.Namespace) -> dict[int, int] | None:

@@ -103,6 +103,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--class-weights", metavar="MODE", help="none (default), inverse-frequency, manual")
     p.add_argument("--early-stop", type=int, metavar="N", help="stop after N epochs without improvement (0 = never)")
     p.add_argument("--seed", type=int, metavar="N", help="random seed (default 0)")
+    p.add_argument("--time", type=parse_duration, metavar="DURATION",
+                   help="time budget, e.g. 10m, 90s, 1h: epochs run while the next one fits in it (up to "
+                   f"--epochs, default {BUDGET_EPOCHS} with --time); the best epoch is kept")
     p.add_argument("--config", metavar="FILE", help="JSON file of settings")
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="any other setting (repeatable)")
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
@@ -110,6 +113,23 @@ def register(subparsers: Any) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar, only the final summary")
     cli.add_disable_option(p)
     p.set_defaults(func=run)
+
+
+#: The epoch limit when --time is given without --epochs: the budget decides.
+BUDGET_EPOCHS = 1000
+
+
+def parse_duration(text: str) -> float:
+    """argparse type: '10m', '90s', '1.5h' or plain seconds, as seconds."""
+    units = {"s": 1.0, "m": 60.0, "h": 3600.0}
+    body, unit = (text[:-1], units[text[-1]]) if text and text[-1] in units else (text, 1.0)
+    try:
+        seconds = float(body) * unit
+    except ValueError:
+        seconds = -1.0
+    if not seconds > 0 or seconds == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration such as 10m, 90s or 1h")
+    return seconds
 
 
 def build_config(args: argparse.Namespace) -> Any:
@@ -129,6 +149,10 @@ def build_config(args: argparse.Namespace) -> Any:
             if option == "val":  # saved with the model: must not depend on the working directory
                 value = str(Path(value).expanduser().resolve())
             config = config.replace(**{setting: value})
+    if getattr(args, "time", None):
+        config = config.replace(time_budget=args.time)
+        if args.epochs is None and not args.resume:
+            config = config.replace(epochs=max(config.epochs, BUDGET_EPOCHS))
     for item in args.set:
         key, sep, text = item.partition("=")
         if not sep:
@@ -160,6 +184,7 @@ def run(args: argparse.Namespace, err: TextIO | None = None) -> int:
         result = train_folder(
             args.folder, config, args.out, registry=load_plugins(disabled=disabled_plugins(args)),
             progress=bar, stop=stop, resume=args.resume, overwrite=args.overwrite,
+            on_data=lambda data: _print_summary(data, config, err),
         )
     except (ConfigError, TrainingDataError, ModelLoadError) as exc:
         bar.finish()
@@ -175,11 +200,24 @@ def run(args: argparse.Namespace, err: TextIO | None = None) -> int:
     bar.finish()
     best = "n/a" if result.best_metric is None else f"{result.best_metric:.4f}"
     why = {"completed": "finished", "early-stopping": "stopped early (no improvement)",
-           "stopped": "stopped by the user", "nan": "stopped: the loss became NaN; kept the last good checkpoint"}
+           "stopped": "stopped by the user",
+           "time-budget": "stopped: the next epoch would pass the --time budget; kept the best epoch",
+           "nan": "stopped: the loss became NaN; kept the last good checkpoint"}
     print(f"mia train: {why.get(result.reason, result.reason)} after {result.epochs_done} epoch(s), "
           f"best {result.info.metric or 'metric'} {best} (epoch {result.best_epoch}); model saved in {result.model_dir}",
           file=err)
     return 1 if result.reason == "nan" else 0
+
+
+def _print_summary(data: Any, config: Any, err: TextIO) -> None:
+    """The data summary and its warnings, before the first step."""
+    from mia_core.engine.data_summary import summarise
+
+    summary = summarise(data, config)
+    for line in summary.lines:
+        print(f"mia train: {line}", file=err)
+    for warning in summary.warnings:
+        print(f"mia train: WARNING: {warning}", file=err)
 
 
 def _stop_on_interrupt(stop: threading.Event, err: TextIO, out: Path) -> Any:

@@ -86,6 +86,7 @@ class TrainConfig:
     plateau_factor: float = 0.5
     min_learning_rate: float = 1e-6
     early_stopping: int = 10  # stop after this many epochs without improvement (0 = never)
+    time_budget: float = 0.0  # seconds (0 = none): no epoch starts that would end past it; the best epoch is kept
     val_fraction: float = 0.2  # share of labelled images held out (by image) when no val_folder
     val_folder: str | None = None
     max_val_patches: int = 64
@@ -114,6 +115,8 @@ class TrainConfig:
         _positive_int(self, "steps_per_epoch")
         _positive_int(self, "batch_size")
         _positive_int(self, "max_val_patches")
+        if not isinstance(self.time_budget, (int, float)) or not self.time_budget >= 0:
+            raise ConfigError(f"setting 'time_budget' must be seconds >= 0 (0 = no limit), got {self.time_budget!r}")
         if not isinstance(self.patch_size, int) or self.patch_size <= 0 or self.patch_size % SIZE_MULTIPLE:
             raise ConfigError(
                 f"setting 'patch_size' must be a positive multiple of {SIZE_MULTIPLE}, got {self.patch_size!r}"

@@ -51,6 +51,7 @@ class TrainingData:
     in_channels: int
     class_weights: np.ndarray  # (num_classes,) per-class pixel weight
     val_is_train: bool  # no held-out images: validation runs on the training images
+    val_rows: int = 0  # a single image: validation holds out its bottom val_rows rows (never trained on)
 
 
 def normalise(frame: np.ndarray, method: str = "per-image", encoder: dict[str, Any] | None = None) -> np.ndarray:
@@ -218,6 +219,21 @@ def split_by_image(
     return [s for s in samples if s.path not in held], [s for s in samples if s.path in held]
 
 
+def split_by_region(samples: list[LabelledImage], fraction: float) -> tuple[list[LabelledImage], list[LabelledImage], int]:
+    """One image: hold out its bottom rows for validation; those rows do not train (target ignored)."""
+    train, val = [], []
+    rows = 0
+    for s in samples:
+        h = s.target.shape[0]
+        rows = min(max(int(round(fraction * h)), 1), h - 1)
+        cut = h - rows
+        val.append(LabelledImage(s.path, s.frame, s.image[cut:], s.target[cut:].copy(), s.instances[cut:]))
+        target = s.target.copy()
+        target[cut:] = IGNORED
+        train.append(LabelledImage(s.path, s.frame, s.image, target, s.instances))
+    return train, val, rows
+
+
 def class_counts(samples: list[LabelledImage], num_classes: int) -> np.ndarray:
     """Number of training pixels of each class."""
     counts = np.zeros(num_classes, np.int64)
@@ -259,6 +275,7 @@ def weigh(samples: list[LabelledImage], table: np.ndarray, config: TrainConfig) 
 def prepare_training_data(folder: str | Path, config: TrainConfig) -> TrainingData:
     """Load, check, split and weigh the labelled images of ``folder`` (and ``config.val_folder``)."""
     samples = load_labelled_images(folder, config.normalisation, config.input_normalisation)
+    val_rows = 0
     if not samples:
         raise TrainingDataError(f"no labelled images in {folder}: draw some labels first")
     if config.val_folder:
@@ -266,6 +283,8 @@ def prepare_training_data(folder: str | Path, config: TrainConfig) -> TrainingDa
         val = load_labelled_images(config.val_folder, config.normalisation, config.input_normalisation)
         if not val:
             raise TrainingDataError(f"no labelled images in the validation folder {config.val_folder}")
+    elif config.val_fraction > 0 and len({s.path for s in samples}) == 1 and min(samples[0].target.shape) > 1:
+        train, val, val_rows = split_by_region(samples, config.val_fraction)
     else:
         train, val = split_by_image(samples, config.val_fraction, config.seed)
     channels = {frame_channels(s.image) for s in train + val}
@@ -298,7 +317,7 @@ def prepare_training_data(folder: str | Path, config: TrainConfig) -> TrainingDa
     weigh(train, table, config)
     if not val_is_train:
         weigh(val, table, config)
-    return TrainingData(train, val, num_classes, frame_channels(train[0].image), table, val_is_train)
+    return TrainingData(train, val, num_classes, frame_channels(train[0].image), table, val_is_train, val_rows)
 
 
 def _check_patch_fits(samples: list[LabelledImage], patch: int) -> None:

@@ -170,8 +170,12 @@ def train_folder(
     resume: bool = False,
     overwrite: bool = False,
     components: Callable[[TrainConfig, int, int], Components] | None = None,
+    on_data: Callable[[TrainingData], None] | None = None,
 ) -> TrainResult:
-    """Train on the labelled images of ``folder`` and save the model in ``out_dir``."""
+    """Train on the labelled images of ``folder`` and save the model in ``out_dir``.
+
+    ``on_data`` sees the prepared data before training starts (the data summary).
+    """
     config.validate()
     if not resume:
         check_fresh_folder(out_dir, overwrite)
@@ -185,6 +189,8 @@ def train_folder(
     if config.weights and not resume:
         pretrained, config = pretrained_start(registry, config)
     data = prepare_training_data(folder, config)
+    if on_data is not None:
+        on_data(data)
     if resume:
         saved = ckpt.read_model_info(out_dir)
         if (saved.num_classes, saved.in_channels) != (data.num_classes, data.in_channels):
@@ -295,6 +301,9 @@ def train(
         if schedule.should_stop():
             reason = "early-stopping"
             break
+        if config.time_budget and not clock.next_epoch_fits(config.time_budget):
+            reason = "time-budget"
+            break
     best, info = _best_model(out, model)
     done = len(history)
     report(Progress("done", done, config.epochs, 0, config.steps_per_epoch, global_step, None,
@@ -404,6 +413,7 @@ class _Clock:
         self.step_time: float | None = None
         self.val_time = 0.0
         self.first = True
+        self.started = time.perf_counter()
 
     def step_done(self, seconds: float) -> None:
         if self.first:  # the first step includes compilation
@@ -413,6 +423,13 @@ class _Clock:
 
     def validation_done(self, seconds: float) -> None:
         self.val_time = seconds  # the latest: the first one includes compilation
+
+    def next_epoch_fits(self, budget: float) -> bool:
+        """True when one more epoch (its steps and validation) ends within ``budget`` seconds of the start."""
+        if self.step_time is None:
+            return True
+        epoch = self.config.steps_per_epoch * self.step_time + self.val_time
+        return time.perf_counter() - self.started + epoch <= budget
 
     def eta(self, epoch: int, step: int, validated: bool = False) -> float | None:
         if self.step_time is None:

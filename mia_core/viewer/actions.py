@@ -38,6 +38,7 @@ class Actions:
     undo: QAction
     redo: QAction
     reset: QAction
+    all_background: QAction
     fit: QAction
     show_contours: QAction
     plugin_errors: QAction
@@ -64,6 +65,7 @@ def build_actions(window: "object") -> Actions:
         undo=_action(w, "Undo", w.undo, ("Ctrl+Z",), "undo"),
         redo=_action(w, "Redo", w.redo, ("Ctrl+Shift+Z", "Ctrl+Y"), "redo"),
         reset=_action(w, "Reset labels…", w.confirm_reset, (), "reset"),
+        all_background=_action(w, "Mark all background", w.mark_all_background, (), "all_background"),
         fit=_action(w, "Fit to window", w.canvas.fit, ("Ctrl+0",), "fit"),
         show_contours=_action(w, "Show contours", lambda: None, ("Ctrl+H",), "show_contours"),
         plugin_errors=_action(w, "Plugin errors…", w.show_plugin_errors, (), "plugin_errors"),
@@ -72,6 +74,8 @@ def build_actions(window: "object") -> Actions:
     acts.show_contours.setCheckable(True)
     acts.show_contours.setChecked(True)
     acts.show_contours.toggled.connect(w.canvas.contours.set_visible)
+    acts.all_background.setToolTip("Label this whole image (or frame) as background, class 0: it then "
+                                    "trains as an image with nothing to find; Ctrl+Z undoes it")
     acts.reset.setToolTip("Remove every contour of this image (or frame); asks first, and can be undone")
     menu = w.menuBar()
     file_menu = menu.addMenu("&File")
@@ -82,7 +86,7 @@ def build_actions(window: "object") -> Actions:
     file_menu.addSeparator()
     file_menu.addAction(acts.quit)
     edit = menu.addMenu("&Edit")
-    for a in (acts.undo, acts.redo, acts.reset):
+    for a in (acts.undo, acts.redo, acts.reset, acts.all_background):
         edit.addAction(a)
     view = menu.addMenu("&View")
     view.addAction(acts.fit)

@@ -21,7 +21,7 @@ from PyQt5.QtWidgets import (
 from mia_core.api import ToolContext
 from mia_core.document import LabelDocument
 from mia_core.label_store import LabelStoreError
-from mia_core.labels import LabelSet
+from mia_core.labels import LabelSet, all_background
 from mia_core.viewer.actions import KEYS, build_actions
 from mia_core.viewer.assist_control import AssistControl
 from mia_core.viewer.canvas import Canvas
@@ -388,6 +388,22 @@ class MainWindow(QMainWindow):
         if answer == QMessageBox.Yes:
             self._run_edit("Reset", lambda: self.document.reset())
             self.assist.reset()
+
+    def mark_all_background(self) -> None:
+        """Edit > Mark all background: class 0 over the whole image or frame, one undo step."""
+        if self.document is None or self.image is None:
+            return
+        if not self.document.labels.is_empty:
+            answer = QMessageBox.question(
+                self, "Mark all background",
+                f"Replace the {len(self.document.labels)} contour(s) of {self.document.path.name} with "
+                "background over the whole image? Ctrl+Z brings them back.",
+                QMessageBox.Yes | QMessageBox.No, QMessageBox.No,
+            )
+            if answer != QMessageBox.Yes:
+                return
+        shape = self.document.shape or self.image.shape
+        self._run_edit("Mark all background", lambda: self.document.replace(all_background(shape)))
 
     def set_inner_contours(self, on: bool) -> None:
         """The Inner contours switch: off fills every hole of this image at once (one undo step)."""

@@ -92,9 +92,12 @@ def test_import_writes_one_contour_per_connected_region(labels_cli_class_masks, 
     assert sorted({c.class_id for c in labels.contours}) == [1, 2, 3]
     class_map = labels.to_class_map((H, W))
     np.testing.assert_array_equal(np.where(class_map < 0, 0, class_map), mask)
-    # The stack gave one file per frame; the empty middle frame has none.
+    # The stack gave one file per frame; the empty middle frame is background (a negative example).
     assert label_path(images / "movie.tif", frame=0).exists()
-    assert not label_path(images / "movie.tif", frame=1).exists()
+    empty_frame = load_labels(label_path(images / "movie.tif", frame=1))
+    assert empty_frame.class_ids() == [0]
+    np.testing.assert_array_equal(empty_frame.to_class_map((H, W)), np.zeros((H, W)))
+    assert "1 empty mask(s)/frame(s) written as background" in output
     assert label_path(images / "movie.tif", frame=2).exists()
     assert not label_path(images / "movie.tif").exists()
     assert "imported 3 masks" in output

@@ -114,3 +114,38 @@ def test_export_reports_a_bad_label_file_and_goes_on(tmp_path: Path, capsys) -> 
     captured = capsys.readouterr()
     assert "a.png" in captured.err and "above the largest allowed" in captured.err
     assert (tmp_path / "out" / "b.tif").exists() and not (tmp_path / "out" / "a.tif").exists()
+
+
+def _two_images(tmp_path: Path) -> tuple[Path, Path]:
+    images, masks = _folders(tmp_path)
+    cv2.imwrite(str(images / "b.png"), np.full((H, W), 90, np.uint8))
+    tifffile.imwrite(masks / "a.tif", _regions((1,), np.uint8))
+    tifffile.imwrite(masks / "b.tif", np.zeros((H, W), np.uint8))
+    return images, masks
+
+
+def test_empty_mask_beside_labelled_ones_becomes_background(tmp_path: Path, capsys) -> None:
+    images, masks = _two_images(tmp_path)
+    assert _mia("labels", "import-masks", images, "--masks", masks) == 0
+    out = capsys.readouterr().out
+    b = load_labels(label_path(images / "b.png"))
+    # Every pixel of the empty mask is labelled class 0: a negative example, not an unlabelled image.
+    np.testing.assert_array_equal(b.to_class_map((H, W)), np.zeros((H, W), np.int16))
+    assert load_labels(label_path(images / "a.png")).class_ids() == [1]
+    assert "1 empty mask(s)/frame(s) written as background" in out
+
+
+def test_skip_empty_keeps_empty_masks_unlabelled(tmp_path: Path, capsys) -> None:
+    images, masks = _two_images(tmp_path)
+    save_labels(label_path(images / "b.png"), LabelSet([Contour(2, np.array([[1, 1], [9, 1], [9, 9]]))]))
+    assert _mia("labels", "import-masks", images, "--masks", masks, "--skip-empty", "--force") == 0
+    assert not label_path(images / "b.png").exists()  # --force with an empty mask removes the old file
+    assert "left without labels (--skip-empty)" in capsys.readouterr().out
+
+
+def test_all_masks_empty_write_nothing(tmp_path: Path, capsys) -> None:
+    images, masks = _folders(tmp_path)
+    tifffile.imwrite(masks / "a.tif", np.zeros((H, W), np.uint8))
+    assert _mia("labels", "import-masks", images, "--masks", masks) == 0
+    assert not label_path(images / "a.png").exists()
+    assert "left without labels (no mask holds labels)" in capsys.readouterr().out

@@ -130,9 +130,12 @@ def test_prepare_uses_validation_folder_and_counts_classes(tmp_path):
     assert len(data.train) == 2 and len(data.val) == 1 and not data.val_is_train
     assert data.val[0].path.parent.name == "val"
     assert data.num_classes == 2 and data.in_channels == 1
-    # One labelled image: validation falls back to the training images.
+    # One labelled image: validation holds out its bottom rows; with val_fraction 0, it falls
+    # back to the training image.
     write_blob_folder(tmp_path / "one", 1)
     data = prepare_training_data(tmp_path / "one", TrainConfig(patch_size=64))
+    assert not data.val_is_train and data.val_rows == 19 and data.val[0].target.shape[0] == 19
+    data = prepare_training_data(tmp_path / "one", TrainConfig(patch_size=64, val_fraction=0.0))
     assert data.val_is_train and data.val is data.train
 
 

@@ -238,3 +238,31 @@ def test_inner_contours_switch_fills_holes_at_once(make_window, mouse_for, image
     # The filled square covers what the outer polygon covers (the click positions round to pixels).
     assert abs(filled.pixel_count - polygon_pixels([(20, 20), (100, 20), (100, 100), (20, 100)])) <= 200
     assert w.settings.inner_contours is False
+
+
+def test_mark_all_background_labels_the_whole_image_class_0(make_window, mouse_for, image_folder, qtbot):
+    from PyQt5.QtCore import QTimer
+    from PyQt5.QtWidgets import QApplication, QMessageBox
+
+    w = make_window(image_folder)
+    path = label_path(image_folder / "a_blobs.png")
+    assert not path.exists()
+    w.actions_.all_background.trigger()
+    class_map = load_labels(path).to_class_map(IMAGE_SHAPE)
+    np.testing.assert_array_equal(class_map, np.zeros(IMAGE_SHAPE, np.int16))  # every pixel, class 0
+    QTest.keyClick(w, Qt.Key_Z, Qt.ControlModifier)
+    assert not path.exists()  # one undo step
+
+    QTest.keyClick(w, Qt.Key_F2)
+    mouse_for(w).stroke(square(10, 10, 40, 40))
+    assert only_contours(path)[0].class_id != 0
+
+    def answer() -> None:
+        box = QApplication.activeModalWidget()
+        assert isinstance(box, QMessageBox) and "1 contour(s)" in box.text()
+        box.button(QMessageBox.Yes).click()
+
+    QTimer.singleShot(50, answer)
+    w.actions_.all_background.trigger()  # drawn contours are replaced only after asking
+    assert [c.class_id for c in only_contours(path)] == [0]
+    w.activateWindow()
