@@ -50,8 +50,8 @@ def summarise(data: TrainingData, config: TrainConfig) -> DataSummary:
     more = f", ... ({data.num_classes} classes)" if data.num_classes > 8 else ""
     out.lines.append(f"training pixels per class: {shown}{more}")
     if data.val_is_train:
-        out.lines.append("validation: on the training images themselves (val_fraction is 0): the score says how well the model fits them, not how "
-                         "it does on new images")
+        out.lines.append("validation: on the training images themselves (val_fraction is 0): the score says how "
+                         "well the model fits them, not how it does on new images")
         out.warnings.append("validation falls back to the training data: set val_fraction above 0 or "
                             "give --val FOLDER for an honest score")
     elif data.val_rows:
