@@ -40,6 +40,7 @@ class ExportSettings:
     gap: int = 1
     skeleton_kernel: int = 11
     delimiter: str = ";"
+    sheet_per_class: bool = False  # XLSX: one sheet per class instead of one Objects sheet
 
 
 def all_columns(registry: Any) -> list[str]:
@@ -156,7 +157,7 @@ def export_folder(
             rows += _rows(registry, name, None, labels, pixels, settings, names, result.parents)
     if progress:
         progress(len(images), len(images), "")
-    writer.write(out, rows, columns, delimiter=settings.delimiter)
+    writer.write(out, rows, columns, delimiter=settings.delimiter, sheet_per_class=settings.sheet_per_class)
     return len(rows)
 
 

@@ -27,6 +27,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--gap", type=int, default=1, metavar="N", help="tracking: frames an object may miss (default 1)")
     p.add_argument("--separate", action="store_true", help="split touching objects of a class first")
     p.add_argument("--delimiter", default=";", help="CSV delimiter (default ;)")
+    p.add_argument("--sheets", choices=("one", "per-class"), default="one",
+                   help="XLSX: all objects on one sheet (default) or one sheet per class; a Summary sheet either way")
     p.add_argument("--force", action="store_true", help="replace an existing output file")
     cli.add_disable_option(p)
     p.set_defaults(func=run)
@@ -46,7 +48,8 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
     columns = [c.strip() for c in args.columns.split(",") if c.strip()] if args.columns else None
     settings = ExportSettings(columns=columns, min_size=args.min_size, pixel_size=args.pixel_size,
                               tracking=args.tracking, separate=args.separate, max_distance=args.max_distance,
-                              gap=args.gap, delimiter=args.delimiter)
+                              gap=args.gap, delimiter=args.delimiter,
+                              sheet_per_class=args.sheets == "per-class")
 
     def report(done: int, total: int, name: str) -> None:
         if name:

@@ -8,7 +8,7 @@ from typing import Any
 
 from PyQt5.QtCore import Qt
 from PyQt5.QtWidgets import (
-    QCheckBox, QDialog, QDoubleSpinBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit,
+    QCheckBox, QComboBox, QDialog, QDoubleSpinBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit,
     QListWidget, QListWidgetItem, QProgressBar, QPushButton, QSpinBox, QVBoxLayout, QWidget,
 )
 
@@ -42,6 +42,10 @@ class ResultsWindow(QDialog):
         self.pixel_size.setSpecialValueText("none (pixels)")
         self.tracking = QCheckBox("Track objects across frames / images")
         self.separate = QCheckBox("Separate touching objects first")
+        self.sheets = QComboBox()
+        self.sheets.addItem("One sheet (Objects)", False)
+        self.sheets.addItem("One sheet per class", True)
+        self.sheets.setToolTip("XLSX only; a Summary sheet with counts and means is written either way")
         self.delimiter = QLineEdit()
         self.delimiter.setMaxLength(1)
         self.columns = QListWidget()
@@ -62,6 +66,7 @@ class ResultsWindow(QDialog):
         form.addRow("Minimum contour size (pixels)", self.min_size)
         form.addRow("Pixel size (µm)", self.pixel_size)
         form.addRow("CSV delimiter", self.delimiter)
+        form.addRow("XLSX sheets", self.sheets)
         form.addRow(self.tracking)
         form.addRow(self.separate)
         buttons = QHBoxLayout()
@@ -85,7 +90,8 @@ class ResultsWindow(QDialog):
                 if self.columns.item(i).checkState() == Qt.Checked]
         return ExportSettings(columns=cols, min_size=self.min_size.value(),
                               pixel_size=self.pixel_size.value() or None, tracking=self.tracking.isChecked(),
-                              separate=self.separate.isChecked(), delimiter=self.delimiter.text() or ";")
+                              separate=self.separate.isChecked(), delimiter=self.delimiter.text() or ";",
+                              sheet_per_class=bool(self.sheets.currentData()))
 
     def _load(self) -> None:
         try:
@@ -97,6 +103,7 @@ class ResultsWindow(QDialog):
         self.tracking.setChecked(bool(raw.get("tracking", False)))
         self.separate.setChecked(bool(raw.get("separate", False)))
         self.delimiter.setText(str(raw.get("delimiter", ";"))[:1] or ";")
+        self.sheets.setCurrentIndex(1 if raw.get("sheet_per_class") else 0)
         chosen = raw.get("columns")
         if isinstance(chosen, list):
             for i in range(self.columns.count()):
@@ -107,7 +114,7 @@ class ResultsWindow(QDialog):
         """Remember the settings beside the folder's labels."""
         s = self.export_settings()
         data = {"min_size": s.min_size, "pixel_size": s.pixel_size, "tracking": s.tracking,
-                "separate": s.separate, "delimiter": s.delimiter, "columns": list(s.columns or [])}
+                "separate": s.separate, "delimiter": s.delimiter, "sheet_per_class": s.sheet_per_class, "columns": list(s.columns or [])}
         try:
             settings_path(self.folder).parent.mkdir(parents=True, exist_ok=True)
             atomic_write_text(settings_path(self.folder), json.dumps(data, indent=1))

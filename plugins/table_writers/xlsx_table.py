@@ -24,8 +24,11 @@ class XlsxWriter:
         first = wb.active
         if options.get("sheet_per_class") and rows:
             wb.remove(first)
+            used: set[str] = {"summary"}
             for cls in dict.fromkeys(str(r.get("class", "")) for r in rows):
-                _sheet(wb.create_sheet(cls[:31] or "none"), [r for r in rows if str(r.get("class", "")) == cls], columns)
+                title = sheet_title(cls, used)
+                used.add(title.lower())
+                _sheet(wb.create_sheet(title), [r for r in rows if str(r.get("class", "")) == cls], columns)
         else:
             first.title = "Objects"
             _sheet(first, rows, columns)
@@ -43,6 +46,20 @@ class XlsxWriter:
             summary.append([image, cls, len(rs), *means])
         with atomic_path(Path(path)) as tmp:
             wb.save(tmp)
+
+
+#: Characters Excel refuses in a sheet name.
+_BAD_TITLE = str.maketrans({c: "_" for c in "[]:*?/\\"})
+
+
+def sheet_title(name: str, used: set[str]) -> str:
+    """A valid, unique (case-insensitively) sheet name for a class: Excel allows 31 characters."""
+    base = (name.translate(_BAD_TITLE).strip("'") or "none")[:31]
+    title, n = base, 2
+    while title.lower() in used:
+        suffix = f" ({n})"
+        title, n = base[: 31 - len(suffix)] + suffix, n + 1
+    return title
 
 
 _KEYS = ("image", "frame", "object", "class", "class_id", "parent")

@@ -84,6 +84,33 @@ def test_xlsx_objects_and_summary_sheets(tmp_path, capsys):
     assert a_sum[sh.index("mean size")] == pytest.approx(sum(a_sizes) / 2)
 
 
+def test_xlsx_one_sheet_per_class(tmp_path, capsys):
+    from openpyxl import load_workbook
+
+    from mia_core.atomic import atomic_write_text
+    from mia_plugins.table_writers.xlsx_table import sheet_title
+
+    folder = _labelled_folder(tmp_path)
+    # Class 1 named with characters Excel refuses in sheet names; class 2 named like the summary.
+    atomic_write_text(folder / "Segmentation_labels" / "classes.json",
+                      '{"classes": [{"id": 0, "name": "bg"}, {"id": 1, "name": "nuc/lei?"}, '
+                      '{"id": 2, "name": "summary"}]}')
+    out = tmp_path / "per_class.xlsx"
+    rc, _, err = _run(["export", str(folder), "--out", str(out), "--min-size", "1", "--sheets", "per-class"], capsys)
+    assert rc == 0, err
+    wb = load_workbook(out)
+    assert wb.sheetnames == ["nuc_lei_", "summary (2)", "Summary"]
+    nuc = list(wb["nuc_lei_"].values)
+    head = list(nuc[0])
+    assert len(nuc) == 1 + 3 and {r[head.index("class")] for r in nuc[1:]} == {"nuc/lei?"}
+    dots = list(wb["summary (2)"].values)
+    assert len(dots) == 1 + 2 and {r[head.index("pixel_area")] for r in dots[1:]} == {1}
+    counts = {(r[0], r[1]): r[2] for r in list(wb["Summary"].values)[1:]}
+    assert counts == {("a.png", "nuc/lei?"): 2, ("b.png", "nuc/lei?"): 1, ("a.png", "summary"): 1,
+                      ("b.png", "summary"): 1}
+    assert len(sheet_title("x" * 40, {"x" * 31})) == 31
+
+
 def test_tracking_a_stack_numbers_objects_per_frame(tmp_path, capsys):
     folder = tmp_path / "stack"
     folder.mkdir()

@@ -74,3 +74,33 @@ def test_export_through_the_dialog_and_remembered_settings(qtbot, tmp_path, monk
     qtbot.addWidget(again)
     s = again.export_settings()
     assert s.min_size == 10 and s.tracking and "perimeter" not in s.columns and "pixel_area" in s.columns
+
+
+def test_sheet_per_class_chosen_in_the_window(qtbot, tmp_path, monkeypatch):
+    from openpyxl import load_workbook
+
+    from mia_core.plugins import load_plugins
+
+    folder = _folder(tmp_path)
+    registry = load_plugins(disabled=set())
+    win = ResultsWindow(registry, folder)
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitExposed(win)
+    assert not win.export_settings().sheet_per_class  # one sheet by default
+    win.sheets.setFocus()
+    qtbot.keyClick(win.sheets, Qt.Key_Down)
+    assert win.export_settings().sheet_per_class
+    out = tmp_path / "per_class.xlsx"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(out), ""))
+    qtbot.mouseClick(win.export_button, Qt.LeftButton)
+    qtbot.waitUntil(lambda: "Wrote 2 rows" in win.message.text(), timeout=20000)
+    wb = load_workbook(out)
+    assert wb.sheetnames == ["1", "2", "Summary"]  # no class file: classes are named by id
+    for name in ("1", "2"):
+        rows = list(wb[name].values)
+        head = list(rows[0])
+        assert len(rows) == 2 and rows[1][head.index("class")] == name
+    again = ResultsWindow(registry, folder)
+    qtbot.addWidget(again)
+    assert again.export_settings().sheet_per_class  # remembered
