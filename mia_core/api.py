@@ -224,6 +224,16 @@ class SequencePostprocessor(Postprocessor, Protocol):
 
 
 @runtime_checkable
+class OverlayPostprocessor(Postprocessor, Protocol):
+    """A postprocessor that draws rather than edits (skeleton): ``overlay(labels, **options)``
+    returns, for every contour in contour order, an (N, 2) int array of the x, y pixels to draw
+    over it; its ``apply`` returns the labels unchanged. The app calls it in a worker for the
+    visible contours only and caches each result until that contour changes."""
+
+    def overlay(self, labels: Any, **options: Any) -> list[np.ndarray]: ...
+
+
+@runtime_checkable
 class TableWriter(Protocol):
     """Writes result rows to a file: ``write(path, rows, columns, **options)`` for ``suffixes``."""
 

@@ -120,6 +120,10 @@ class LabelDocument:
         """Give the contour under the point a class."""
         return self._commit(self.labels.assign_class(x, y, class_id))
 
+    def assign_object(self, x: float, y: float, object_id: int) -> bool:
+        """Give the contour under the point an object (track) number: merges or splits tracks by hand."""
+        return self._commit(self.labels.assign_object(x, y, object_id))
+
     def delete_at(self, x: float, y: float) -> bool:
         """Delete the contour under the point."""
         return self._commit(self.labels.delete_at(x, y))

@@ -115,7 +115,9 @@ def mia_postprocessors() -> list["Postprocessor"]:
     Called once at load; ``apply(labels, **options)`` runs when the user cleans up labels or a
     prediction (minimum size, instance separation).  A postprocessor that works on a sequence of
     frames (tracking) also has ``apply_sequence(frames, **options)``
-    (:class:`mia_core.api.SequencePostprocessor`).
+    (:class:`mia_core.api.SequencePostprocessor`).  One that yields an overlay rather than new
+    labels (skeleton) has ``overlay(labels, **options)``, the pixels to draw over each contour,
+    and leaves the labels unchanged (:class:`mia_core.api.OverlayPostprocessor`).
     """
 
 

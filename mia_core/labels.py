@@ -261,6 +261,14 @@ class LabelSet:
 
         return self._edit((x0 - 1, y0 - 1, x1 + 1, y1 + 1), apply)
 
+    def assign_object(self, x: float, y: float, object_id: int) -> "LabelSet":
+        """Give the contour under (x, y) the object (track) number ``object_id`` (0 = none)."""
+        i = self.contour_at(x, y)
+        if i is None or self.contours[i].object_id == object_id:
+            return self
+        new = self.contours[i].replace(object_id=int(object_id))
+        return LabelSet(self.contours[:i] + (new,) + self.contours[i + 1 :], self.shape)
+
     def delete_at(self, x: float, y: float) -> "LabelSet":
         """Remove the contour under (x, y)."""
         i = self.contour_at(x, y)

@@ -23,18 +23,23 @@ def perimeter(contour: Contour) -> float:
     return float(total + sum(cv2.arcLength(h.reshape(-1, 1, 2), True) for h in contour.holes))
 
 
-def skeleton_length(mask: np.ndarray, kernel: int = 11) -> float:
-    """Length of the median-smoothed mask's skeleton: 1 per straight and sqrt(2) per diagonal step."""
+def skeleton_mask(mask: np.ndarray, kernel: int = 11) -> np.ndarray:
+    """Lee skeleton of the mask smoothed by a median blur of ``kernel`` (made odd), same shape as mask."""
     from skimage.morphology import skeletonize
 
     k = max(1, int(kernel) | 1)
-    m = np.pad(mask.astype(np.uint8), k // 2 + 2)
+    pad = k // 2 + 2
+    m = np.pad(mask.astype(np.uint8), pad)
     if k > 1:
         m = cv2.medianBlur(m * 255, k) > 127
-    skel = skeletonize(m.astype(bool), method="lee").astype(bool)
-    if not skel.any():
+    return skeletonize(m.astype(bool), method="lee").astype(bool)[pad:-pad, pad:-pad]
+
+
+def skeleton_length(mask: np.ndarray, kernel: int = 11) -> float:
+    """Length of the median-smoothed mask's skeleton: 1 per straight and sqrt(2) per diagonal step."""
+    s = skeleton_mask(mask, kernel)
+    if not s.any():
         return 0.0
-    s = skel
     right = s[:, :-1] & s[:, 1:]
     down = s[:-1, :] & s[1:, :]
     # A diagonal step counts only where no straight path already joins the two pixels.

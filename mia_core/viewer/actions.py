@@ -10,6 +10,7 @@ from PyQt5.QtGui import QKeySequence
 from PyQt5.QtWidgets import QAction, QMainWindow, QShortcut
 
 from mia_core.viewer.autoseg_actions import build_assist_menu
+from mia_core.viewer.postprocess_window import build_postprocess_menu
 from mia_core.viewer.predict_actions import build_model_menu
 from mia_core.viewer.results_window import open_results
 
@@ -91,6 +92,7 @@ def build_actions(window: "object") -> Actions:
     view = menu.addMenu("&View")
     view.addAction(acts.fit)
     view.addAction(acts.show_contours)
+    build_postprocess_menu(w, edit, view)  # Postprocessing…, Use as stack label, Show object numbers
     build_model_menu(w, menu.addMenu("&Model"))
     assist_menu = menu.addMenu("&Assist")
     w.assist.build_menu(assist_menu)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 import pyqtgraph as pg
@@ -56,6 +56,11 @@ class ContourLayer:
         self._pens: dict[int, tuple[QPen, QBrush]] = {}
         self._generation = 0  # a newer show() makes chunks still queued for an older one stale
         self._queued = 0
+        #: What the canvas shows of a label set (e.g. without small contours, or a preview); None = all.
+        self.display_filter: Callable[[object], object] | None = None
+        #: Called with the label set as shown, after every show (overlays that follow the contours).
+        self.listeners: list[Callable[[object | None], None]] = []
+        self.source: object | None = None  # the label set last given to show(), before the filter
 
     @property
     def classes(self) -> set[int]:
@@ -77,6 +82,9 @@ class ContourLayer:
 
     def show(self, labels: object | None) -> None:
         """Draw ``labels`` (a LabelSet, or None to clear), rebuilding only changed contours."""
+        self.source = labels
+        if labels is not None and self.display_filter is not None:
+            labels = self.display_filter(labels)
         contours = list(getattr(labels, "contours", ())) if labels is not None else []
         wanted = {id(c): c for c in contours}
         scene = self.group.scene()
@@ -87,6 +95,12 @@ class ContourLayer:
                 scene.removeItem(item)
         self._generation += 1
         self._add_chunk([(k, c) for k, c in wanted.items() if k not in self.items], self._generation)
+        for listener in list(self.listeners):
+            listener(labels)
+
+    def refresh(self) -> None:
+        """Show the last label set again (after the display filter changed)."""
+        self.show(self.source)
 
     @property
     def pending(self) -> bool:

@@ -318,7 +318,8 @@ class MainWindow(QMainWindow):
             document=self.document,
             active_class=self.class_panel.active_class,
             image=self.current_frame(),
-            settings={"inner_contours": self.options.inner.isChecked(), "frame": self.frame},
+            settings={"inner_contours": self.options.inner.isChecked(), "frame": self.frame,
+                      "object_number": getattr(self, "object_number", 0)},  # set in Postprocessing
         ))
 
     def escape(self) -> None:
@@ -369,6 +370,9 @@ class MainWindow(QMainWindow):
 
     def undo(self) -> bool:
         """Ctrl+Z: the previous state of this image (saved at once)."""
+        stack = getattr(self, "stack_label", None)  # Edit > Use as stack label is undone as one step
+        if stack is not None and stack.can_undo():
+            return self._run_edit("Undo", stack.undo)
         return self._run_edit("Undo", lambda: self.document.undo())
 
     def redo(self) -> bool:
@@ -489,6 +493,7 @@ class MainWindow(QMainWindow):
         self.settings.window_state = bytes(self.saveState().toBase64()).decode()
         self._save_settings()
         self.models.shutdown()
+        self.postprocess.shutdown()
         self.assist.cancel(quiet=True)
         # no wait: a read still running ends on the shared pool, its results cut off
         self.loader.abandon()

@@ -1,4 +1,6 @@
-"""The assign tool (F4): a click gives the contour under the pointer the active class."""
+"""The assign tool (F4): a click gives the contour under the pointer the active class, or (right
+click switches the mode) the object number chosen in the Postprocessing window, to merge or split
+tracks by hand."""
 
 from __future__ import annotations
 
@@ -14,11 +16,19 @@ class AssignTool(BaseTool):
     label = "Assign class"
     shortcut = "F4"
     icon = "⚑"
-    modes = ("assign",)
+    modes = ("assign", "object number")
 
     def press(self, ctx: ToolContext, event: PointerEvent) -> None:
-        """Left click assigns the active class to the contour under the point."""
-        if event.button == "left":
+        """Left click assigns the active class (or the object number) to the contour under the point."""
+        if event.button == "right":
+            self.toggle_mode()
+        elif event.button == "left" and self.mode == "object number":
+            number = int(ctx.settings.get("object_number", 0))
+            if number > 0:
+                ctx.document.assign_object(event.x, event.y, number)
+            else:
+                ctx.message("Choose an object number in Edit > Postprocessing… first")
+        elif event.button == "left":
             ctx.document.assign_class(event.x, event.y, ctx.active_class)
 
 
