@@ -162,7 +162,9 @@ def decode_native(a: dict[str, np.ndarray]) -> LabelSet:
             f"label layout version {version} is newer than this mia reads ({NATIVE_VERSION}); update mia"
         )
     classes = _whole(a["class_ids"], "class ids", 0, MAX_CLASS_ID)
-    objects = _whole(a["object_ids"], "object ids", 0, _INT32_MAX)
+    # A file without object numbers (written before tracking existed) numbers nothing.
+    raw_objects = a["object_ids"] if "object_ids" in a else np.zeros(len(a["class_ids"]), dtype=np.int32)
+    objects = _whole(raw_objects, "object ids", 0, _INT32_MAX)
     oo, op = _whole(a["outer_offsets"], "outer offsets"), _points(a["outer_points"], "outer points")
     hc, ho = _whole(a["hole_counts"], "hole counts"), _whole(a["hole_offsets"], "hole offsets")
     hp = _points(a["hole_points"], "hole points")

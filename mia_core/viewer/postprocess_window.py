@@ -63,6 +63,7 @@ class PostprocessControl(QObject):
         self.hide_small = False
         self.preview: LabelSet | None = None
         self.preview_source: LabelSet | None = None
+        self.separating = False  # a separation preview is being computed
         self._pixels: dict[int, tuple[Any, int]] = {}
         self.runner = TaskRunner(1, self)
         self.task: Task | None = None
@@ -152,12 +153,21 @@ class PostprocessControl(QObject):
             report(0, 0)
             return plugin.apply(source, min_distance=int(min_distance))
 
-        return self._run(Task(job, "Separating objects"), lambda result: self._previewed(source, result))
+        self.separating = True
+        task = self._run(Task(job, "Separating objects"), lambda result: self._previewed(source, result))
+        task.signals.failed.connect(lambda *_: self._previewed(source, None))
+        task.signals.cancelled.connect(lambda: self._previewed(source, None))
+        return task
 
-    def _previewed(self, source: LabelSet, result: LabelSet) -> None:
+    def _previewed(self, source: LabelSet, result: LabelSet | None) -> None:
+        self.separating = False
         doc = self.window.document
+        if result is None:
+            self.changed.emit()
+            return
         if doc is None or doc.labels is not source:
             self.message.emit("The labels changed while separating; preview again")
+            self.changed.emit()
             return
         self.preview, self.preview_source = result, source
         self.window.canvas.contours.refresh()
@@ -402,7 +412,7 @@ class PostprocessWindow(QDialog):
         c = self.control
         has_preview = c.preview is not None
         self.apply_separation.setEnabled(has_preview)
-        if not has_preview and self.preview.isChecked() and c.task is None:
+        if not has_preview and self.preview.isChecked() and not c.separating:
             self.preview.blockSignals(True)
             self.preview.setChecked(False)
             self.preview.blockSignals(False)
