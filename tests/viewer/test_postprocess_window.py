@@ -22,7 +22,7 @@ from mia_core.plugins import load_plugins
 from mia_core.raster import labels_from_class_map
 from mia_core.stack_label import kept_path
 from mia_core.viewer.postprocess_window import open_postprocessing
-from viewer_helpers import builtin_entry_points, wait_loaded
+from viewer_helpers import builtin_entry_points
 
 SHAPE = (100, 140)
 
