@@ -221,7 +221,9 @@ def test_tracking_the_open_stack_writes_track_numbers(make_window, qtbot, tmp_pa
     assert by_frame[0] == by_frame[1] == by_frame[2]
     assert sorted(by_frame[0].values()) == [1, 2]
     _tick(qtbot, d.numbers)
+    _activate(w, qtbot)
     QTest.keyClick(w, Qt.Key_Period)
+    assert w.frame == 1
     assert sorted(t[0] for t in w.postprocess.numbers.texts) == ["1", "2"]  # shown on every frame
     w.grab().save("/tmp/results2-track-numbers.png")
 
