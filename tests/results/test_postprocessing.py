@@ -64,3 +64,26 @@ def test_postprocess_files_rewrites_predicted_labels(registry, tmp_path):
     changed = postprocess_files(registry, [a, b], ExportSettings(min_size=3, separate=True, min_distance=10))
     assert changed == 2
     assert len(load_labels(a)) == 2 and not b.exists()
+
+
+def test_skeleton_overlay_draws_centre_lines_and_leaves_labels_alone(registry):
+    from mia_core.api import OverlayPostprocessor
+
+    cm = np.full((60, 80), -1, np.int16)
+    cm[10:17, 5:46] = 1  # horizontal bar, rows 10..16: centre row 13
+    cm[20:55, 60:67] = 2  # vertical bar, columns 60..66: centre column 63
+    cm[40:50, 10:20] = 1  # a 10x10 square
+    labels = labels_from_class_map(cm)
+    skel = registry.get("postprocessors", "skeleton")
+    assert isinstance(skel, OverlayPostprocessor)
+    assert skel.apply(labels) is labels
+    by_box = {c.bbox: px for c, px in zip(labels.contours, skel.overlay(labels, skeleton_kernel=1))}
+    bar = by_box[(5, 10, 46, 17)]
+    assert set(bar[:, 1]) == {13} and bar[:, 0].min() >= 5 and bar[:, 0].max() <= 45
+    assert bar[:, 0].max() - bar[:, 0].min() >= 30  # most of the bar's length
+    col = by_box[(60, 20, 67, 55)]
+    assert set(col[:, 0]) == {63}
+    # every skeleton pixel lies inside its contour
+    for c, px in zip(labels.contours, skel.overlay(labels, skeleton_kernel=11)):
+        m = contour_mask(c, (60, 80))
+        assert len(px) and m[px[:, 1], px[:, 0]].all()
