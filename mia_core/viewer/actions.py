@@ -10,6 +10,7 @@ from PyQt5.QtGui import QKeySequence
 from PyQt5.QtWidgets import QAction, QMainWindow, QShortcut
 
 from mia_core.viewer.autoseg_actions import build_assist_menu
+from mia_core.viewer.mask_actions import build_mask_menu
 from mia_core.viewer.postprocess_window import build_postprocess_menu
 from mia_core.viewer.predict_actions import build_model_menu
 from mia_core.viewer.results_window import open_results
@@ -84,6 +85,7 @@ def build_actions(window: "object") -> Actions:
     results_action = file_menu.addAction("Results…")
     results_action.setObjectName("results")
     results_action.triggered.connect(lambda _checked=False: open_results(w))
+    build_mask_menu(w, file_menu)  # Import masks…, Export masks…
     file_menu.addSeparator()
     file_menu.addAction(acts.quit)
     edit = menu.addMenu("&Edit")
