@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -84,6 +85,11 @@ def check_output(out: Path, force: bool) -> None:
         raise ExportError(f"cannot write {out}: permission denied")
 
 
+def natural_key(path: Path) -> tuple:
+    """Sort key for "naturally sorted" names: img2 before img10 (tracking across a folder's images)."""
+    return tuple(int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", Path(path).name))
+
+
 def class_names(folder: Path) -> dict[int, str]:
     """Class names from the folder's class file (empty when there is none or it is unreadable)."""
     path = Path(folder) / LABEL_FOLDER / "classes.json"
@@ -152,6 +158,7 @@ def export_folder(
         for f, labels in enumerate(frames):
             rows += _rows(registry, path.name, f if len(frames) > 1 else None, labels, pixels[f], settings, names, parents)
     if singles:
+        singles.sort(key=lambda s: natural_key(Path(s[0])))
         result = tracker.apply_sequence([s[2] for s in singles], max_distance=settings.max_distance, gap=settings.gap)
         for (name, pixels, _), labels in zip(singles, result.frames):
             rows += _rows(registry, name, None, labels, pixels, settings, names, result.parents)

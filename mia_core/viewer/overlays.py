@@ -25,13 +25,12 @@ class SkeletonLayer:
         view.addItem(self.item, ignoreBounds=True)
         self.pixels = 0  # skeleton pixels drawn (tests, status)
 
-    def show(self, skeletons: Iterable[np.ndarray]) -> None:
-        """Draw the given (N, 2) x, y pixel arrays, replacing what was drawn."""
+    def show(self, skeletons: Iterable[tuple[np.ndarray, QPainterPath]]) -> None:
+        """Draw the given skeletons ((N, 2) x, y pixels and their path), replacing what was drawn."""
         path = QPainterPath()
         n = 0
-        for pts in skeletons:
-            for x, y in np.asarray(pts).reshape(-1, 2):
-                path.addRect(QRectF(float(x), float(y), 1.0, 1.0))
+        for pts, part in skeletons:
+            path.addPath(part)
             n += len(pts)
         self.item.setPath(path)
         self.pixels = n
@@ -39,6 +38,14 @@ class SkeletonLayer:
     def clear(self) -> None:
         """Draw nothing."""
         self.show(())
+
+
+def pixels_path(pixels: np.ndarray) -> QPainterPath:
+    """One square per skeleton pixel (built once per contour: the overlay caches it)."""
+    path = QPainterPath()
+    for x, y in np.asarray(pixels).reshape(-1, 2):
+        path.addRect(QRectF(float(x), float(y), 1.0, 1.0))
+    return path
 
 
 def label_point(contour: Any) -> tuple[float, float]:

@@ -194,15 +194,17 @@ class PostprocessControl(QObject):
         return done
 
     def track_stack(self, max_distance: float, gap: int) -> Task | None:
-        """Track the open stack's frames in a worker and write the track ids as object numbers."""
+        """Track the open stack's frames (or the folder's single images, in natural order) in a
+        worker and write the track ids into their label files as object numbers."""
         w = self.window
         img = w.image
         if img is None or self.tracker is None:
             return None
-        if img.frames <= 1 or w.session.is_shared(img.path, img.frames):
-            self.message.emit("Tracking needs a stack with a label per frame")
+        if img.frames > 1 and w.session.is_shared(img.path, img.frames):
+            self.message.emit("This stack has one label for every frame: there is nothing to link")
             return None
-        docs = [w.session.document(img.path, img.shape, f)[0] for f in range(img.frames)]
+        docs = [w.session.document(img.path, img.shape, f)[0] for f in range(img.frames)] if img.frames > 1 \
+            else self._folder_documents()
         frames = [d.labels for d in docs]
         tracker = self.tracker
 
@@ -211,6 +213,24 @@ class PostprocessControl(QObject):
             return tracker.apply_sequence(frames, max_distance=max_distance, gap=gap)
 
         return self._run(Task(job, "Tracking"), lambda result: self._tracked(docs, frames, result))
+
+    def _folder_documents(self) -> list[Any]:
+        """The documents of the folder's readable single images, naturally sorted (img2 before img10)."""
+        from mia_core.images import ImageReadError, image_shape
+        from mia_core.results import natural_key
+
+        w = self.window
+        docs = []
+        for path in sorted(w.image_list.paths, key=natural_key):
+            if w.image_list.state(path) == "unreadable" or path in getattr(w, "_label_clashes", {}):
+                continue
+            try:
+                shape = image_shape(path)
+            except (ImageReadError, OSError):
+                continue
+            if shape[0] == 1:
+                docs.append(w.session.document(path, (int(shape[1]), int(shape[2])), None)[0])
+        return docs
 
     def _tracked(self, docs: list[Any], frames: list[LabelSet], result: Any) -> None:
         changed = 0
@@ -225,7 +245,8 @@ class PostprocessControl(QObject):
             self.message.emit(f"Track numbers not saved: {exc}")
             return
         tracks = {c.object_id for ls in result.frames for c in ls.contours}
-        self.message.emit(f"{len(tracks)} track(s) over {len(docs)} frames; numbers written to "
+        what = "frames" if len({d.image_path for d in docs}) == 1 else "images"
+        self.message.emit(f"{len(tracks)} track(s) over {len(docs)} {what}; numbers written to "
                           f"{changed} label file(s) (Ctrl+Z undoes it per frame)")
         self.changed.emit()
 
@@ -300,7 +321,7 @@ class PostprocessWindow(QDialog):
         self.gap = QSpinBox()
         self.gap.setRange(0, 1000)
         self.gap.setValue(1)
-        self.track = QPushButton("Track this stack")
+        self.track = QPushButton("Track this stack (or the folder's images)")
         self.stack_label = QPushButton("Use this frame as stack label…")
         self.progress = QProgressBar()
         self.progress.setRange(0, 1)

@@ -12,7 +12,7 @@ import numpy as np
 from PyQt5.QtCore import QObject, QTimer, pyqtSignal
 
 from mia_core.labels import LabelSet
-from mia_core.viewer.overlays import SkeletonLayer
+from mia_core.viewer.overlays import SkeletonLayer, pixels_path
 from mia_core.viewer.workers import Task, TaskRunner
 
 #: Contours per overlay call in the worker: progress and cancel between chunks.
@@ -34,7 +34,8 @@ class SkeletonOverlay(QObject):
         self.enabled = False
         self.kernel = DEFAULT_KERNEL
         self.labels: LabelSet | None = None
-        self.cache: dict[tuple[int, int], tuple[Any, np.ndarray]] = {}  # (id(contour), kernel) -> contour, pixels
+        # (id(contour), kernel) -> (contour, (pixels, path)); the contour is kept so its id stays unique
+        self.cache: dict[tuple[int, int], tuple[Any, tuple[np.ndarray, Any]]] = {}
         self.computations = 0  # contours computed so far (the cache's effect shows here)
         self.runner = TaskRunner(1, self)
         self.task: Task | None = None
@@ -82,7 +83,7 @@ class SkeletonOverlay(QObject):
         return [c for c in self.labels.contours
                 if c.bbox[0] <= x1 and c.bbox[2] >= x0 and c.bbox[1] <= y1 and c.bbox[3] >= y0]
 
-    def _cached(self, c: Any) -> np.ndarray | None:
+    def _cached(self, c: Any) -> tuple[np.ndarray, Any] | None:
         hit = self.cache.get((id(c), self.kernel))
         return hit[1] if hit is not None and hit[0] is c else None
 
@@ -119,7 +120,7 @@ class SkeletonOverlay(QObject):
 
     def _done(self, results: list[tuple[Any, np.ndarray]], kernel: int) -> None:
         for c, pixels in results:
-            self.cache[(id(c), kernel)] = (c, pixels)
+            self.cache[(id(c), kernel)] = (c, (pixels, pixels_path(pixels)))
         self.computations += len(results)
         self.computed.emit(len(results))
 

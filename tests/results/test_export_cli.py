@@ -132,6 +132,23 @@ def test_tracking_a_stack_numbers_objects_per_frame(tmp_path, capsys):
     assert len(top) == 1 and len(bottom) == 1 and top != bottom
 
 
+def test_tracking_single_images_follows_natural_order(tmp_path, capsys):
+    folder = tmp_path / "singles"
+    folder.mkdir()
+    for t, n in enumerate((1, 2, 10)):  # by name img10 sorts before img2
+        cv2.imwrite(str(folder / f"img{n}.png"), np.zeros((60, 80), np.uint8))
+        cm = np.full((60, 80), -1, np.int16)
+        cm[disk((20, 15 + 8 * t), 7)] = 1
+        save_labels(label_path(folder / f"img{n}.png"), labels_from_class_map(cm))
+    out = tmp_path / "t.csv"
+    # 10 px: img1 -> img2 -> img10 link (8 px steps); img1 -> img10 (16 px) would not
+    rc, _, err = _run(["export", str(folder), "--out", str(out), "--tracking", "--max-distance", "10",
+                       "--columns", "image,object"], capsys)
+    assert rc == 0, err
+    rows = list(csv.DictReader(out.open(), delimiter=";"))
+    assert {r["object"] for r in rows} == {"1"} and len(rows) == 3
+
+
 def test_separate_splits_before_measuring(tmp_path, capsys):
     folder = tmp_path / "sep"
     folder.mkdir()

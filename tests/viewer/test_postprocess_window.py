@@ -93,6 +93,11 @@ def test_minimum_size_hides_small_contours_until_applied_as_one_undo_step(make_w
     assert len(load_labels(path)) == 4  # ... the file stays as it is
     _set_spin(qtbot, d.min_size, 5)
     assert len(w.canvas.contours.items) == 3
+    import json
+
+    from mia_core.viewer.results_window import settings_path
+
+    assert json.loads(settings_path(folder).read_text())["min_size"] == 5  # results leave them out too
     qtbot.mouseClick(d.apply_min, Qt.LeftButton)
     assert len(load_labels(path)) == 3 and "Removed 1 contour" in d.status.text()
     _undo(w, qtbot)
@@ -139,7 +144,7 @@ def test_skeleton_overlay_is_cached_per_contour_and_recomputed_after_an_edit(mak
     _tick(qtbot, d.skeleton)
     qtbot.waitUntil(lambda: skel.computations == 2 and not skel.busy, timeout=10000)
     qtbot.waitUntil(lambda: skel.layer.pixels > 0)
-    pixels = np.concatenate([v[1] for v in skel.cache.values()])
+    pixels = np.concatenate([v[1][0] for v in skel.cache.values()])
     assert set(pixels[:, 1]) == {24, 64}  # the centre lines of the bars
     # panning and redrawing reuse the cache
     w.canvas.view.setRange(QRectF(0, 0, 70, 50), padding=0)  # only the first bar in view
@@ -228,6 +233,25 @@ def test_tracking_the_open_stack_writes_track_numbers(make_window, qtbot, tmp_pa
     w.grab().save("/tmp/results2-track-numbers.png")
 
 
+def test_tracking_the_folder_of_single_images(make_window, qtbot, tmp_path):
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    for t in range(3):  # natural order: img2 before img10
+        cm = np.full(SHAPE, -1, np.int16)
+        cm[disk((30, 20 + 8 * t), 7)] = 1
+        cm[disk((70, 110 - 8 * t), 7)] = 1
+        _image(folder, f"img{[1, 2, 10][t]}.png", cm)
+    w = make_window(folder)
+    d = _dialog(w, qtbot)
+    # 10 px: img1 -> img2 -> img10 link (8 px steps), img1 -> img10 (16 px) would not
+    _set_spin(qtbot, d.max_distance, 10)
+    qtbot.mouseClick(d.track, Qt.LeftButton)
+    qtbot.waitUntil(lambda: "2 track(s) over 3 images" in d.status.text(), timeout=10000)
+    ids = [{c.bbox[1] < 50: c.object_id for c in load_labels(label_path(folder / f"img{n}.png"))} for n in (1, 2, 10)]
+    assert ids[0] == ids[1] == ids[2] and sorted(ids[0].values()) == [1, 2]
+    assert sorted(c.object_id for c in w.document.labels) == [1, 2]  # the open image shows them
+
+
 def _answer(button) -> None:
     box = QApplication.activeModalWidget()
     assert isinstance(box, QMessageBox)
@@ -280,4 +304,4 @@ def test_skeleton_screenshot(make_window, qtbot, tmp_path):
     _tick(qtbot, d.skeleton)
     qtbot.waitUntil(lambda: skel.computations == 2 and skel.layer.pixels > 0, timeout=10000)
     w.grab().save("/tmp/results2-skeleton.png")
-    assert skel.layer.pixels == sum(len(v[1]) for v in skel.cache.values())
+    assert skel.layer.pixels == sum(len(v[1][0]) for v in skel.cache.values())
