@@ -1,8 +1,9 @@
 """Speed of the results: export of a labelled folder (all columns) and tracking of a stack.
 
 Full size (the target): 50 images of 2048x2048 with 500 contours each, and 100 frames with 200
-objects. ``--images/--size/--contours/--frames/--objects`` shrink it for a shared machine; the
-figures printed are per image and per frame, so runs of different sizes compare.
+objects; then the app's skeleton overlay (its worker's part) for one such image's contours.
+``--images/--size/--contours/--frames/--objects`` shrink it for a shared machine; the figures
+printed are per image, per frame and per contour, so runs of different sizes compare.
 """
 
 from __future__ import annotations
@@ -78,6 +79,15 @@ def main() -> None:
     n = sum(len(f) for f in result.frames)
     print(f"tracking: {a.frames} frames, {n} contours ({n / a.frames:.0f}/frame): {dt:.1f} s, "
           f"{1000 * dt / a.frames:.1f} ms/frame")
+
+    # The skeleton overlay of the app: what its worker computes for the contours in view.
+    overlay = registry.get("postprocessors", "skeleton")
+    labels = labels_from_class_map(_discs(rng, a.contours, a.size, 20))
+    t0 = time.perf_counter()
+    pixels = overlay.overlay(labels, skeleton_kernel=11)
+    dt = time.perf_counter() - t0
+    print(f"skeleton overlay: {len(labels)} contours of a {a.size}x{a.size} image: {dt:.2f} s, "
+          f"{1000 * dt / max(len(labels), 1):.2f} ms/contour, {sum(len(p) for p in pixels)} pixels drawn")
 
 
 if __name__ == "__main__":

@@ -1,13 +1,14 @@
-"""File > Import masks… / Export masks…: the label commands of ``mia labels`` run in a worker.
+"""File > Import masks… / Export masks…: what ``mia labels import-masks`` / ``export-masks`` do, in a worker.
 
-The dialog builds the same arguments as ``mia labels import-masks`` / ``export-masks`` and runs
-their code (so the checks, the folder lock and the file handling are the command's), with one
-progress step per image and a cancel that stops after the current image.
+The dialog fills the options of those commands and runs their code in :mod:`mia_core.masks` (so
+the checks, the folder lock and the file handling are the same), with one progress step per image
+and a cancel that stops after the current image.
 """
 
 from __future__ import annotations
 
 import io
+from types import SimpleNamespace
 from typing import Any
 
 from PyQt5.QtWidgets import (
@@ -86,41 +87,32 @@ class MaskDialog(QDialog):
         if folder:
             self.where.setText(folder)
 
-    def arguments(self) -> list[str]:
-        """The ``mia labels`` command line these settings stand for."""
-        folder = str(self.window.folder)
+    def options(self) -> SimpleNamespace:
+        """The command's options these settings stand for (its defaults elsewhere)."""
         where = self.where.text().strip()
+        common = dict(folder=str(self.window.folder), instances=self.instances.isChecked(), unlabelled=0,
+                      force=self.replace.isChecked())
         if self.mode == "import":
-            argv = ["labels", "import-masks", folder, "--masks", where]
-            if self.suffix.text():
-                argv += ["--mask-suffix", self.suffix.text()]
-        else:
-            argv = ["labels", "export-masks", folder, "--out", where]
-        if self.instances.isChecked():
-            argv.append("--instances")
-        if self.replace.isChecked():
-            argv.append("--force")
-        return argv
+            return SimpleNamespace(masks=where, mask_suffix=self.suffix.text(), class_id=None, class_map=None,
+                                   skip_empty=False, mia_format=False, **common)
+        return SimpleNamespace(out=where, **common)
 
     def start(self) -> Task | None:
         """Run the command in a worker."""
-        from mia_core.cli import build_parser
         from mia_core.images import list_images
+        from mia_core.masks import run_export, run_import
 
         if not self.where.text().strip():
             self.output.setPlainText("Choose a folder first.")
             return None
-        try:
-            args = build_parser().parse_args(self.arguments())
-        except SystemExit:
-            self.output.setPlainText("These settings are not valid.")
-            return None
+        args = self.options()
+        command = run_import if self.mode == "import" else run_export
         total = max(1, len(list_images(self.window.folder)))
 
         def job(report: Any) -> tuple[int, str]:
             lines = _Lines(report, total + 1)  # the last line is the summary
             report(0, total + 1)
-            rc = args.func(args, out=lines, err=lines)
+            rc = command(args, out=lines, err=lines)
             return int(rc), lines.getvalue()
 
         self.task = Task(job, self.windowTitle())
