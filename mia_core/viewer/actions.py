@@ -94,7 +94,7 @@ def build_actions(window: "object") -> Actions:
     view = menu.addMenu("&View")
     view.addAction(acts.fit)
     view.addAction(acts.show_contours)
-    build_postprocess_menu(w, edit, view)  # Postprocessing…, Use as stack label, Show object numbers
+    build_postprocess_menu(w, edit, view, acts.show_contours)  # Postprocessing…, stack label, object numbers
     build_model_menu(w, menu.addMenu("&Model"))
     assist_menu = menu.addMenu("&Assist")
     w.assist.build_menu(assist_menu)

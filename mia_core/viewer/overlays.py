@@ -60,6 +60,7 @@ class ObjectNumberLayer:
     def __init__(self, view: pg.ViewBox) -> None:
         self.view = view
         self.visible = False
+        self.hidden = False  # the contours are hidden (View > Show contours off)
         self.items: list[pg.TextItem] = []
         self.texts: list[tuple[str, float, float]] = []  # what is written where (tests)
 
@@ -67,6 +68,12 @@ class ObjectNumberLayer:
         """Show or hide the numbers (of ``labels``, when given)."""
         self.visible = bool(visible)
         self.show(labels)
+
+    def set_hidden(self, hidden: bool) -> None:
+        """Hide the numbers with the contours, and show them again with them."""
+        self.hidden = bool(hidden)
+        for item in self.items:
+            item.setVisible(not hidden)
 
     def show(self, labels: Any | None) -> None:
         """Write the numbers of ``labels`` (a LabelSet as shown on the canvas), or none."""
@@ -82,6 +89,7 @@ class ObjectNumberLayer:
             item = pg.TextItem(str(c.object_id), color=NUMBER_COLOUR, anchor=(0.5, 0.5), fill=(0, 0, 0, 140))
             item.setZValue(30)
             item.setPos(x, y)
+            item.setVisible(not self.hidden)
             self.view.addItem(item, ignoreBounds=True)
             self.items.append(item)
             self.texts.append((str(c.object_id), x, y))

@@ -91,6 +91,12 @@ class PostprocessControl(QObject):
                 labels = LabelSet(keep, labels.shape)
         return labels
 
+    def set_overlays_visible(self, visible: bool) -> None:
+        """View > Show contours: skeletons and numbers go and come with the contours."""
+        if self.skeleton is not None:
+            self.skeleton.layer.item.setVisible(visible)
+        self.numbers.set_hidden(not visible)
+
     def pixel_count(self, contour: Any) -> int:
         """A contour's pixels, remembered while the contour lives (edits make new contours)."""
         hit = self._pixels.get(id(contour))
@@ -475,9 +481,13 @@ class PostprocessActions:
             dialog._sync()
 
 
-def build_postprocess_menu(window: Any, edit: QMenu, view: QMenu) -> PostprocessActions:
-    """Give a main window its postprocessing control, stack-label control and menu items."""
+def build_postprocess_menu(window: Any, edit: QMenu, view: QMenu, show_contours: QAction | None = None
+                           ) -> PostprocessActions:
+    """Give a main window its postprocessing control, stack-label control and menu items; hiding the
+    contours (``show_contours``) hides what is drawn over them too."""
     window.postprocess = PostprocessControl(window)
+    if show_contours is not None:
+        show_contours.toggled.connect(window.postprocess.set_overlays_visible)
     window.stack_label = StackLabelControl(window)
     acts = PostprocessActions(window, edit, view)
     window.stack_label.confirm_action = acts.confirm_stack_label

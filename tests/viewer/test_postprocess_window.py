@@ -230,6 +230,9 @@ def test_tracking_the_open_stack_writes_track_numbers(make_window, qtbot, tmp_pa
     QTest.keyClick(w, Qt.Key_Period)
     assert w.frame == 1
     assert sorted(t[0] for t in w.postprocess.numbers.texts) == ["1", "2"]  # shown on every frame
+    QTest.keyClick(w, Qt.Key_H, Qt.ControlModifier)
+    assert not any(item.isVisible() for item in w.postprocess.numbers.items)
+    QTest.keyClick(w, Qt.Key_H, Qt.ControlModifier)
     w.grab().save("/tmp/results2-track-numbers.png")
 
 
@@ -304,4 +307,9 @@ def test_skeleton_screenshot(make_window, qtbot, tmp_path):
     _tick(qtbot, d.skeleton)
     qtbot.waitUntil(lambda: skel.computations == 2 and skel.layer.pixels > 0, timeout=10000)
     w.grab().save("/tmp/results2-skeleton.png")
+    _activate(w, qtbot)
+    QTest.keyClick(w, Qt.Key_H, Qt.ControlModifier)  # View > Show contours off: the skeletons go too
+    assert not skel.layer.item.isVisible()
+    QTest.keyClick(w, Qt.Key_H, Qt.ControlModifier)
+    assert skel.layer.item.isVisible()
     assert skel.layer.pixels == sum(len(v[1][0]) for v in skel.cache.values())
