@@ -40,6 +40,13 @@ def commit_shape(
     raise ValueError(f"unknown shape mode {mode!r}; expected one of {', '.join(SHAPE_MODES)}")
 
 
+def shape_preview(points: np.ndarray, mode: str, width: int) -> Preview:
+    """What a stroke or polygon in ``mode`` will do: the area it adds or deletes, or the slice's cut."""
+    if mode == "slice":
+        return Preview(polyline=points, closed=False, width=float(width), erase=True)
+    return Preview(polyline=points, closed=True, filled=True, erase=mode == "delete")
+
+
 
 class BaseTool:
     """Default :class:`mia_core.api.Tool`: modes toggled by a right click, no wheel, no preview.

@@ -69,11 +69,12 @@ class ExpandTool(BaseTool):
         return True
 
     def preview(self) -> Preview | None:
-        """The brush circle at the cursor and the path painted so far."""
+        """The brush circle at the cursor and the swath painted so far, as wide as the brush."""
         if self._cursor is None:
             return None
         polyline = np.asarray(self._path, dtype=np.float64) if self._path else None
-        return Preview(polyline=polyline, closed=False, circle=(*self._cursor, float(self.size)))
+        return Preview(polyline=polyline, closed=False, circle=(*self._cursor, float(self.size)),
+                       width=2.0 * self.size, erase=self.mode == "erase")
 
     def cancel(self) -> None:
         """Drop the stroke in progress (nothing has been painted into the document yet)."""
