@@ -34,10 +34,11 @@ def _pen(colour: QColor, dashed: bool = False) -> QPen:
 
 
 class PathItem(QGraphicsItem):
-    """A path drawn with a pen and a brush, or stroked ``width`` image pixels wide with round ends.
+    """A path filled with a brush and outlined with a pen, or, with ``width`` > 0, painted as a swath
+    that wide with round ends; ``erase`` draws it as what an edit removes.
 
-    Its bounding box is the path's control-point box grown by ``margin``, so updating it after a
-    move costs nothing; Qt repaints only that box.
+    Its bounding box comes from the path's control points (no path stroker per move) and only
+    grows, in generous steps, while a stroke grows: a move then repaints the new segment only.
     """
 
     def __init__(self) -> None:
@@ -46,9 +47,9 @@ class PathItem(QGraphicsItem):
         self._pen = QPen(Qt.NoPen)
         self._brush = QBrush(Qt.NoBrush)
         self._rect = QRectF()
-        self._margin = 0.0
         self.width = 0.0  # > 0: the path is painted as a swath this wide
         self.erase = False  # drawn as what an edit removes
+        self.closed = False  # the outline runs back to the first point
 
     def path(self) -> QPainterPath:
         """The path drawn (canvas coordinates: pixel centres at +0.5)."""
@@ -62,41 +63,33 @@ class PathItem(QGraphicsItem):
         """The fill."""
         return self._brush
 
-    def setPen(self, pen: QPen) -> None:  # noqa: N802 - Qt naming
-        """Qt-style setter."""
-        self._pen = QPen(pen)
+    def set_style(self, pen: QPen, brush: QBrush, width: float = 0.0, erase: bool = False,
+                  closed: bool = False) -> None:
+        """How the path is drawn; repaints only when that changed (not on every move)."""
+        if (pen == self._pen and brush == self._brush and float(width) == self.width
+                and bool(erase) == self.erase and bool(closed) == self.closed):
+            return
+        self._pen, self._brush = QPen(pen), QBrush(brush)
+        self.width, self.erase, self.closed = float(width), bool(erase), bool(closed)
         self.update()
 
-    def setBrush(self, brush: QBrush) -> None:  # noqa: N802 - Qt naming
-        """Qt-style setter."""
-        self._brush = QBrush(brush)
-        self.update()
-
-    def set_path(self, path: QPainterPath, margin: float) -> None:
-        """Show ``path``; ``margin`` (canvas units) is how far the paint reaches beyond it."""
-        self.prepareGeometryChange()
+    def set_path(self, path: QPainterPath, margin: float, changed: QRectF | None = None) -> None:
+        """Show ``path``. ``changed`` (canvas units) is the part that differs from the path shown
+        before (a stroke's new segment), None for a new path; ``margin`` is how far paint reaches
+        beyond the path."""
         self._path = path
-        self._margin = margin
-        self._rect = path.controlPointRect().adjusted(-margin, -margin, margin, margin)
-        self.update()
-
-    def set_swath(self, width: float, colour: QColor, erase: bool) -> None:
-        """Paint the path as a swath ``width`` canvas units wide (round ends): the brush's track."""
-        self.width, self.erase = float(width), bool(erase)
-        pen = QPen(colour if not erase else ERASE_DARK)
-        pen.setWidthF(self.width)
-        pen.setCapStyle(Qt.RoundCap)
-        pen.setJoinStyle(Qt.RoundJoin)
-        self._pen = pen
-        self._brush = QBrush(Qt.NoBrush)
-        self.update()
-
-    def set_fill(self, brush: QBrush, erase: bool) -> None:
-        """Fill the (implicitly closed) path: the area an edit adds, or, with ``erase``, removes."""
-        self.width, self.erase = 0.0, bool(erase)
-        self._pen = QPen(Qt.NoPen)
-        self._brush = QBrush(brush)
-        self.update()
+        if changed is None:
+            self.prepareGeometryChange()
+            self._rect = path.controlPointRect().adjusted(-margin, -margin, margin, margin)
+            self.update()
+            return
+        dirty = changed.adjusted(-margin, -margin, margin, margin)
+        if not self._rect.contains(dirty):
+            self.prepareGeometryChange()
+            grown = self._rect.united(dirty)
+            pad = 0.5 * max(grown.width(), grown.height()) + margin
+            self._rect = grown.adjusted(-pad, -pad, pad, pad)
+        self.update(dirty)
 
     def boundingRect(self) -> QRectF:  # noqa: N802 - Qt naming
         """The path's box grown by the margin (no path stroker per move)."""
@@ -105,18 +98,21 @@ class PathItem(QGraphicsItem):
     def shape(self) -> QPainterPath:
         """The area painted: the stroke outline of a swath, else the path itself (tests, hit tests)."""
         if self.width > 0:
-            stroker = QPainterPathStroker(self._pen)
-            return stroker.createStroke(self._path)
+            return QPainterPathStroker(self._pen).createStroke(self._path)
         return self._path
 
     def paint(self, painter: QPainter, option: object, widget: object = None) -> None:
         """A swath is filled once (its overlaps do not darken); what an edit removes is darkened,
         hatched in white (in screen pixels, at any zoom) and outlined."""
         painter.setRenderHint(QPainter.Antialiasing, self.width > 0)
-        if not self.erase:
+        if not self.erase or self.width <= 0 and self._brush.style() == Qt.NoBrush:
             painter.setPen(self._pen)
             painter.setBrush(self._brush)
             painter.drawPath(self._path)
+            count = self._path.elementCount()
+            if self.closed and count > 2:
+                last, first = self._path.elementAt(count - 1), self._path.elementAt(0)
+                painter.drawLine(QPointF(last.x, last.y), QPointF(first.x, first.y))
             return
         outline = self.shape()
         painter.fillPath(outline, QBrush(ERASE_DARK))
@@ -125,6 +121,12 @@ class PathItem(QGraphicsItem):
         painter.fillPath(outline, hatch)
         if self.width > 0:
             painter.strokePath(outline, _pen(ERASE_HATCH, dashed=True))
+
+
+def _box(points: np.ndarray) -> QRectF:
+    """The canvas rectangle spanning image points."""
+    lo, hi = points.min(axis=0) + PIXEL_CENTRE, points.max(axis=0) + PIXEL_CENTRE
+    return QRectF(QPointF(lo[0], lo[1]), QPointF(hi[0], hi[1]))
 
 
 class PreviewLayer:
@@ -158,11 +160,12 @@ class PreviewLayer:
         tint.setAlpha(ADD_ALPHA)
         return tint
 
-    def _open_path(self, pts: np.ndarray) -> QPainterPath:
-        """The polyline as a path, extended in place while a stroke only grows."""
+    def _open_path(self, pts: np.ndarray) -> tuple[QPainterPath, bool]:
+        """The polyline as a path, extended in place while a stroke only grows (then True)."""
         old = self._points
         n = len(old)
-        if n and len(pts) >= n and np.array_equal(pts[0], old[0]) and np.array_equal(pts[n - 1], old[-1]):
+        grown = bool(n and len(pts) >= n and np.array_equal(pts[0], old[0]) and np.array_equal(pts[n - 1], old[-1]))
+        if grown:
             for x, y in pts[n:]:
                 self._path.lineTo(QPointF(x + PIXEL_CENTRE, y + PIXEL_CENTRE))
         elif len(pts) > 1:
@@ -170,7 +173,7 @@ class PreviewLayer:
         else:  # arrayToQPath gives no path for a single point
             self._path = QPainterPath(QPointF(pts[0, 0] + PIXEL_CENTRE, pts[0, 1] + PIXEL_CENTRE))
         self._points = pts
-        return self._path
+        return self._path, grown
 
     def _screen_pixel(self) -> float:
         """One screen pixel in canvas units (how far an outline reaches beyond its path)."""
@@ -186,18 +189,20 @@ class PreviewLayer:
         pixel = self._screen_pixel()
         if polyline is not None and len(polyline):
             pts = np.asarray(polyline, dtype=np.float64).reshape(-1, 2)
-            path = self._open_path(pts)
+            n_old = len(self._points)
+            path, grown = self._open_path(pts)
+            # what a move changed: the new segment, and for closed shapes the edge back to the start
+            segment = _box(pts[n_old - 1 :]) if grown else None
+            fan = _box(np.vstack([pts[:1], pts[n_old - 1 :]])) if grown else None
             closed = bool(get("closed", False)) and len(pts) > 2
-            self._show_area(path if filled and len(pts) > 2 else None, erase)
-            self._show_swath(path if width > 0 else None, width, erase, pixel)
+            self._show_area(path if filled and len(pts) > 2 else None, erase, fan)
+            self._show_swath(path if width > 0 else None, width, erase, pixel, segment)
             if width > 0:
                 self.line.setVisible(False)  # the swath is the whole picture
             else:
-                outline = QPainterPath(path)
-                if closed:
-                    outline.closeSubpath()
-                self.line.setPen(_pen(QColor("#ffffff") if erase else self.colour, dashed=erase))
-                self.line.set_path(outline, 2 * pixel)
+                self.line.set_style(_pen(QColor("#ffffff") if erase else self.colour, dashed=erase),
+                                    QBrush(Qt.NoBrush), closed=closed)
+                self.line.set_path(path, 2 * pixel, fan if closed else segment)
                 self.line.setVisible(True)
         else:
             self._points = np.zeros((0, 2))
@@ -207,24 +212,31 @@ class PreviewLayer:
             x, y, r = (float(v) for v in circle)
             cx, cy = x + PIXEL_CENTRE, y + PIXEL_CENTRE
             self.circle.setRect(QRectF(cx - r, cy - r, 2 * r, 2 * r))
-            self.circle.setPen(_pen(QColor("#ffffff") if erase or width <= 0 else self.colour, dashed=True))
+            pen = _pen(QColor("#ffffff") if erase or width <= 0 else self.colour, dashed=True)
+            if pen != self.circle.pen():
+                self.circle.setPen(pen)
             self.circle.setVisible(True)
         else:
             self.circle.setVisible(False)
 
-    def _show_area(self, path: QPainterPath | None, erase: bool) -> None:
+    def _show_area(self, path: QPainterPath | None, erase: bool, changed: QRectF | None) -> None:
         if path is None:
             self.area.setVisible(False)
             return
-        self.area.set_fill(QBrush(ERASE_DARK if erase else self._tinted()), erase)
-        self.area.set_path(path, 0.0)
+        self.area.set_style(QPen(Qt.NoPen), QBrush(ERASE_DARK if erase else self._tinted()), erase=erase)
+        self.area.set_path(path, 0.0, changed)
         self.area.setVisible(True)
 
-    def _show_swath(self, path: QPainterPath | None, width: float, erase: bool, pixel: float) -> None:
+    def _show_swath(self, path: QPainterPath | None, width: float, erase: bool, pixel: float,
+                    changed: QRectF | None) -> None:
         if path is None:
             self.swath.setVisible(False)
             return
         width = max(width, OUTLINE_PX * pixel)  # a thin slice stays visible zoomed out
-        self.swath.set_swath(width, self._tinted(), erase)
-        self.swath.set_path(path, width / 2 + 2 * pixel)
+        pen = QPen(ERASE_DARK if erase else self._tinted())
+        pen.setWidthF(width)
+        pen.setCapStyle(Qt.RoundCap)
+        pen.setJoinStyle(Qt.RoundJoin)
+        self.swath.set_style(pen, QBrush(Qt.NoBrush), width, erase)
+        self.swath.set_path(path, width / 2 + 2 * pixel, changed)
         self.swath.setVisible(True)
