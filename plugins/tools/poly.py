@@ -26,6 +26,8 @@ class PolyTool(BaseTool):
     size = DEFAULT_SLICE_WIDTH
     min_size = 1
     max_size = 50
+    size_name = "Slice width"
+    size_modes = ("slice",)  # the width of the cut; adding and deleting fill the outline
 
     def __init__(self) -> None:
         super().__init__()
