@@ -208,7 +208,7 @@ def stroke_preview(app, root: Path, args) -> None:
         return times
 
     print(f"\nbrush stroke preview: {n} contours on a {args.stroke_size}x{args.stroke_size} image, "
-          f"brush radius 10 px, {args.moves} moves per stroke")
+          f"brush radius 10 px, {args.moves} moves per stroke, load average {os.getloadavg()[0]:.1f}")
     print(f"{'GUI-thread time per pointer move':<40}{'median ms':>10}{'p95 ms':>9}{'max ms':>9}{'paints':>8}")
     half = args.stroke_size / 2
     for label, setup, radius in [

@@ -43,6 +43,7 @@ class PathItem(QGraphicsItem):
 
     def __init__(self) -> None:
         super().__init__()
+        self.setAcceptedMouseButtons(Qt.NoButton)
         self._path = QPainterPath()
         self._pen = QPen(Qt.NoPen)
         self._brush = QBrush(Qt.NoBrush)
@@ -95,11 +96,17 @@ class PathItem(QGraphicsItem):
         """The path's box grown by the margin (no path stroker per move)."""
         return self._rect
 
-    def shape(self) -> QPainterPath:
-        """The area painted: the stroke outline of a swath, else the path itself (tests, hit tests)."""
+    def painted_area(self) -> QPainterPath:
+        """The area painted: the stroke outline of a swath, else the path itself."""
         if self.width > 0:
             return QPainterPathStroker(self._pen).createStroke(self._path)
         return self._path
+
+    def shape(self) -> QPainterPath:
+        """The box only: a preview takes no clicks, and a scene hit test must not stroke the path."""
+        box = QPainterPath()
+        box.addRect(self._rect)
+        return box
 
     def paint(self, painter: QPainter, option: object, widget: object = None) -> None:
         """A swath is filled once (its overlaps do not darken); what an edit removes is darkened,
@@ -114,7 +121,7 @@ class PathItem(QGraphicsItem):
                 last, first = self._path.elementAt(count - 1), self._path.elementAt(0)
                 painter.drawLine(QPointF(last.x, last.y), QPointF(first.x, first.y))
             return
-        outline = self.shape()
+        outline = self.painted_area()
         painter.fillPath(outline, QBrush(ERASE_DARK))
         hatch = QBrush(ERASE_HATCH, Qt.BDiagPattern)
         hatch.setTransform(painter.worldTransform().inverted()[0])

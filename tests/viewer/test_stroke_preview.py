@@ -61,7 +61,7 @@ def test_brush_swath_is_painted_live_at_the_brush_size(make_window, mouse_for, i
     mouse.move(90, 60)
     swath = w.canvas.preview.swath
     assert swath.isVisible() and not w.canvas.preview.line.isVisible()
-    area = swath.shape().boundingRect()  # the painted area, canvas units
+    area = swath.painted_area().boundingRect()  # the painted area, canvas units
     assert area.height() == pytest.approx(2 * brush.size, abs=0.2)  # the brush's diameter
     assert area.width() == pytest.approx(60 + 2 * brush.size, abs=0.2)  # round ends
     class_colour = w.canvas.contours.colour(w.class_panel.active_class)
@@ -101,7 +101,7 @@ def test_erase_swath_looks_unlike_painting(make_window, mouse_for, image_folder)
     mouse.move(110, 60)
     swath = w.canvas.preview.swath
     assert swath.erase and swath.isVisible()
-    assert swath.shape().boundingRect().height() == pytest.approx(24, abs=0.2)
+    assert swath.painted_area().boundingRect().height() == pytest.approx(24, abs=0.2)
     erasing = grab(w, "ux-strokes-erase-mid-drag")
     x0, x1 = w.canvas.image_to_widget(50, 60).x(), w.canvas.image_to_widget(90, 60).x()
     rows = np.nonzero((np.abs(erasing[:, x0:x1] - before[:, x0:x1]).max(axis=-1) > 12).any(axis=1))[0]
@@ -162,7 +162,7 @@ def test_slice_preview_is_as_wide_as_the_slice(make_window, mouse_for, image_fol
     mouse.move(60, 30)
     swath = w.canvas.preview.swath
     assert swath.isVisible() and swath.erase
-    assert swath.shape().boundingRect().height() == pytest.approx(6, abs=0.2)
+    assert swath.painted_area().boundingRect().height() == pytest.approx(6, abs=0.2)
     assert not w.canvas.preview.area.isVisible()
     mouse.release(60, 30)
     assert not swath.isVisible()
