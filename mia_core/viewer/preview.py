@@ -22,6 +22,9 @@ ADD_ALPHA = 110
 ERASE_DARK = QColor(0, 0, 0, 120)
 ERASE_HATCH = QColor(255, 255, 255, 210)
 OUTLINE_PX = 2.0  # on-screen width of the outline
+#: An erase swath narrower than this on screen is outlined too (its hatching would be a few dashes);
+#: wider ones are not, as the outline of a turning stroke shows the stroker's inner joins.
+THIN_SWATH_PX = 16.0
 
 
 def _pen(colour: QColor, dashed: bool = False) -> QPen:
@@ -109,8 +112,8 @@ class PathItem(QGraphicsItem):
         return box
 
     def paint(self, painter: QPainter, option: object, widget: object = None) -> None:
-        """A swath is filled once (its overlaps do not darken); what an edit removes is darkened,
-        hatched in white (in screen pixels, at any zoom) and outlined."""
+        """A swath is filled once (its overlaps do not darken); what an edit removes is darkened and
+        hatched in white (in screen pixels, at any zoom); a thin one is outlined as well."""
         painter.setRenderHint(QPainter.Antialiasing, self.width > 0)
         if not self.erase or self.width <= 0 and self._brush.style() == Qt.NoBrush:
             painter.setPen(self._pen)
@@ -126,8 +129,8 @@ class PathItem(QGraphicsItem):
         hatch = QBrush(ERASE_HATCH, Qt.BDiagPattern)
         hatch.setTransform(painter.worldTransform().inverted()[0])
         painter.fillPath(outline, hatch)
-        if self.width > 0:
-            painter.strokePath(outline, _pen(ERASE_HATCH, dashed=True))
+        if 0 < self.width * abs(painter.worldTransform().m11()) < THIN_SWATH_PX:
+            painter.strokePath(outline, _pen(ERASE_HATCH, dashed=True))  # too thin to show hatching
 
 
 def _box(points: np.ndarray) -> QRectF:
