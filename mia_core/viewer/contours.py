@@ -1,4 +1,10 @@
-"""Draws a LabelSet on the canvas: one filled path per class, holes left open (odd-even fill)."""
+"""Draws a LabelSet on the canvas: one outlined, filled path per contour, holes left open (odd-even fill).
+
+Every contour has its own outline, and its fill takes one of a few shades of the class colour
+(picked from where the contour lies), so touching objects of one class stay apart. Background
+(class 0) is drawn dashed and faint. Opacity, outlines only and hidden classes are display
+choices of the layer, never written to the labels.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +20,9 @@ from PyQt5.QtWidgets import QGraphicsPathItem
 #: Contour points are pixel centres; pixel (c, r) covers [c, c+1) x [r, r+1) on the canvas.
 PIXEL_CENTRE = 0.5
 FILL_ALPHA = 70
+BACKGROUND_FILL_ALPHA = 22  # background is what is not an object: a faint tint behind the objects
+#: Fill shades of one class (QColor.lighter / darker factors): neighbours mostly differ.
+SHADES = (100, 140, -140)
 UNKNOWN_COLOUR = "#9a9a9a"
 #: Contours drawn per event-loop turn: thousands at once would hold the GUI thread for > 50 ms.
 CHUNK = 300
@@ -53,7 +62,9 @@ class ContourLayer:
         self.items: dict[int, tuple[object, QGraphicsPathItem]] = {}  # id(contour) -> (contour, item)
         self.colours: Sequence[str] = ()
         self.visible = True
-        self._pens: dict[int, tuple[QPen, QBrush]] = {}
+        self.hidden: set[int] = set()  # classes the user switched off
+        self.outline_only = False
+        self._pens: dict[tuple[int, int], tuple[QPen, QBrush]] = {}
         self._generation = 0  # a newer show() makes chunks still queued for an older one stale
         self._queued = 0
 
@@ -99,8 +110,10 @@ class ContourLayer:
             return  # a newer show() took over; it adds whatever is still missing
         for key, contour in todo[:CHUNK]:
             item = QGraphicsPathItem(rings_path([contour.outer, *contour.holes]))
+            item.setData(0, shade_of(contour))
             self._style(item, int(contour.class_id))
-            item.setVisible(self.visible)
+            item.setZValue(-1 if contour.class_id == 0 else 0)  # objects above background
+            item.setVisible(self._shown(int(contour.class_id)))
             item.setParentItem(self.group)
             self.items[key] = (contour, item)
         rest = todo[CHUNK:]
@@ -111,18 +124,53 @@ class ContourLayer:
     def set_visible(self, visible: bool) -> None:
         """Show or hide every contour (to look at the bare image)."""
         self.visible = visible
-        for _contour, item in self.items.values():
-            item.setVisible(visible)
+        self._update_visibility()
+
+    def set_class_visible(self, class_id: int, visible: bool) -> None:
+        """Show or hide the contours of one class."""
+        (self.hidden.discard if visible else self.hidden.add)(int(class_id))
+        self._update_visibility()
+
+    def set_opacity(self, opacity: float) -> None:
+        """Opacity of the whole layer, outlines and fills (0 transparent .. 1 as drawn)."""
+        self.group.setOpacity(min(max(float(opacity), 0.0), 1.0))
+
+    def set_outline_only(self, on: bool) -> None:
+        """Draw outlines without fills (to see the image under the objects)."""
+        self.outline_only = bool(on)
+        self.set_colours(self.colours)
+
+    def _shown(self, class_id: int) -> bool:
+        return self.visible and class_id not in self.hidden
+
+    def _update_visibility(self) -> None:
+        for contour, item in self.items.values():
+            item.setVisible(self._shown(int(contour.class_id)))
 
     def _style(self, item: QGraphicsPathItem, class_id: int) -> None:
-        if class_id not in self._pens:
+        shade = int(item.data(0) or 0)
+        key = (class_id, shade)
+        if key not in self._pens:
             colour = self.colour(class_id)
             pen = QPen(colour)
             pen.setCosmetic(True)
             pen.setWidthF(2.0)
-            fill = QColor(colour)
+            factor = SHADES[shade % len(SHADES)]
+            fill = colour.lighter(factor) if factor > 0 else colour.darker(-factor)
             fill.setAlpha(FILL_ALPHA)
-            self._pens[class_id] = (pen, QBrush(fill))
-        pen, brush = self._pens[class_id]
+            if class_id == 0:
+                pen.setWidthF(1.5)
+                pen.setStyle(Qt.DashLine)
+                fill = QColor(colour)
+                fill.setAlpha(BACKGROUND_FILL_ALPHA)
+            self._pens[key] = (pen, QBrush(Qt.NoBrush) if self.outline_only else QBrush(fill))
+        pen, brush = self._pens[key]
         item.setPen(pen)
         item.setBrush(brush)
+
+
+def shade_of(contour: object) -> int:
+    """Which fill shade a contour gets: from its top-left corner, so it stays put while others change."""
+    outer = np.asarray(contour.outer)  # type: ignore[attr-defined]
+    x0, y0 = (int(v) for v in outer.min(axis=0))
+    return hash((x0, y0)) % len(SHADES)
