@@ -253,7 +253,7 @@ class MainWindow(QMainWindow):
 
     def _image_loaded(self, loaded: LoadedImage) -> None:
         self.image = loaded
-        self.levels.set_base(loaded.levels)
+        self.levels.set_image(loaded.path, loaded.levels, loaded.data.dtype.kind in "uib")
         shared = self.session.is_shared(loaded.path, loaded.frames)
         self.frame_slider.set_stack(loaded.frames, 0, shared)
         self.image_list.set_frames(loaded.path, loaded.frames)
@@ -288,6 +288,7 @@ class MainWindow(QMainWindow):
         self.tools.cancel()
         self.frame = int(min(max(frame, 0), self.image.frames - 1))
         self.canvas.set_frame(self.image.data[self.frame], self.levels.levels, fit)
+        self.levels.show_values(self.canvas.image_item.image)  # the drawn (memory-bounded) copy
         self._attach_document()
 
     def set_shared(self, shared: bool) -> None:
