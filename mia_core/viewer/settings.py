@@ -50,6 +50,10 @@ def default_classes() -> list[ClassInfo]:
     return [ClassInfo("background", PALETTE[0]), ClassInfo("class 1", PALETTE[1])]
 
 
+#: What new folders started with before the Okabe-Ito palette (a folder's own classes.json is kept).
+_OLD_DEFAULTS = [ClassInfo("background", "#00bfff"), ClassInfo("class 1", "#ff3b30")]
+
+
 def palette_colour(class_id: int) -> str:
     """The default colour of a new class: the palette, then its seven colours in lighter and darker turns.
 
@@ -170,6 +174,8 @@ class UserSettings:
                 self.default_classes = parse_classes(raw["default_classes"])
             except ValueError:
                 bad.append("default_classes")
+            if self.default_classes == _OLD_DEFAULTS:  # never changed: new folders get the new palette
+                self.default_classes = default_classes()
         return bad
 
     def save(self) -> None:

@@ -185,3 +185,17 @@ def test_touching_contours_of_one_class_have_their_own_outlines_and_shades(make_
     w.class_panel.add_class("membrane")
     QTest.qWait(20)
     w.grab().save("/tmp/ux-look-colours.png")
+
+
+def test_the_old_untouched_default_classes_of_the_user_settings_get_the_new_palette(isolated_settings):
+    from mia_core.viewer.settings import UserSettings
+
+    isolated_settings.mkdir(parents=True)
+    old = [{"name": "background", "colour": "#00bfff"}, {"name": "class 1", "colour": "#ff3b30"}]
+    (isolated_settings / "settings.json").write_text(json.dumps({"default_classes": old}))
+    settings, warning = UserSettings.load()
+    assert warning is None and [c.colour for c in settings.default_classes] == ["#d0d0d0", "#e69f00"]
+    chosen = [{"name": "background", "colour": "#00bfff"}, {"name": "cells", "colour": "#ff3b30"}]
+    (isolated_settings / "settings.json").write_text(json.dumps({"default_classes": chosen}))
+    settings, _ = UserSettings.load()
+    assert [c.colour for c in settings.default_classes] == ["#00bfff", "#ff3b30"]  # the user's own: kept
