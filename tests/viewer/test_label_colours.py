@@ -163,7 +163,8 @@ def test_touching_contours_of_one_class_have_their_own_outlines_and_shades(make_
     w = make_window(image_folder)
     items = items_of(w, 1)
     assert len(items) == 3
-    assert len({item.brush().color().name() for item in items}) >= 2  # neighbours get other shades
+    fills = [item.brush().color().name() for item in sorted(items, key=lambda i: i.path().boundingRect().left())]
+    assert fills[0] != fills[1] != fills[2]  # each cell's neighbour has another shade
     assert all(item.pen().color().name() == w.class_panel.colours()[1] for item in items)
     # on screen: the outline colour runs down every shared border, between the fills
     w.canvas.view.setRange(xRange=(25, 95), yRange=(25, 75), padding=0)
@@ -199,3 +200,32 @@ def test_the_old_untouched_default_classes_of_the_user_settings_get_the_new_pale
     (isolated_settings / "settings.json").write_text(json.dumps({"default_classes": chosen}))
     settings, _ = UserSettings.load()
     assert [c.colour for c in settings.default_classes] == ["#00bfff", "#ff3b30"]  # the user's own: kept
+
+
+def test_cells_packed_side_by_side_never_share_a_shade_with_a_neighbour(qtbot):
+    import pyqtgraph as pg
+
+    from mia_core.viewer.contours import ContourLayer
+
+    widget = pg.GraphicsLayoutWidget()
+    qtbot.addWidget(widget)
+    layer = ContourLayer(widget.addViewBox())
+    layer.set_colours(["#d0d0d0", "#e69f00"])
+    grid = {(x, y): Contour(1, np.array([[x, y], [x + 9, y], [x + 9, y + 9], [x, y + 9]]))
+            for x in range(0, 200, 10) for y in range(0, 200, 10)}
+    layer.show(LabelSet(list(grid.values()), (200, 200)))
+    qtbot.waitUntil(lambda: not layer.pending)
+    fill = {id(c): item.brush().color().name() for c, item in layer.items.values()}
+    for (x, y), c in grid.items():
+        for dx, dy in ((10, 0), (0, 10), (10, 10), (10, -10)):  # sides and corners touch
+            other = grid.get((x + dx, y + dy))
+            if other is not None:
+                assert fill[id(c)] != fill[id(other)], (x, y, dx, dy)
+    # an edit redraws one cell: it takes a shade unlike its neighbours again
+    middle = grid[(100, 100)]
+    moved = Contour(1, middle.outer + 0)
+    layer.show(LabelSet([moved if c is middle else c for c in grid.values()], (200, 200)))
+    qtbot.waitUntil(lambda: not layer.pending)
+    fill = {id(c): item.brush().color().name() for c, item in layer.items.values()}
+    assert all(fill[id(moved)] != fill[id(grid[(100 + dx, 100 + dy)])]
+               for dx in (-10, 0, 10) for dy in (-10, 0, 10) if (dx, dy) != (0, 0))
