@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from PyQt5.QtCore import Qt, pyqtSignal
-from PyQt5.QtGui import QColor, QIcon, QPixmap
+from PyQt5.QtCore import QEvent, QObject, QPoint, QRect, Qt, pyqtSignal
+from PyQt5.QtGui import QColor, QIcon, QMouseEvent, QPixmap
 from PyQt5.QtWidgets import (
+    QCheckBox,
     QColorDialog,
     QHBoxLayout,
     QLabel,
@@ -12,6 +13,9 @@ from PyQt5.QtWidgets import (
     QListWidgetItem,
     QMessageBox,
     QPushButton,
+    QSlider,
+    QStyle,
+    QStyleOptionViewItem,
     QVBoxLayout,
     QWidget,
 )
@@ -27,14 +31,22 @@ def swatch(colour: str, size: int = 14) -> QIcon:
 
 
 class ClassPanel(QWidget):
-    """Lists classes; add, rename (double-click), recolour and remove; the selected one is active."""
+    """Lists classes; add, rename (double-click), recolour and remove; the selected one is active.
+
+    Below the list: how the labels are drawn (opacity, outlines only); the box beside each class
+    shows or hides its contours without making it the active class.
+    """
 
     classesChanged = pyqtSignal(list)  # list[ClassInfo]
     activeChanged = pyqtSignal(int)
+    classVisibilityChanged = pyqtSignal(int, bool)  # class id, shown
+    opacityChanged = pyqtSignal(float)  # 0..1, the whole label layer
+    outlineOnlyChanged = pyqtSignal(bool)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.classes: list[ClassInfo] = []
+        self.hidden: set[int] = set()  # classes whose contours are not drawn
         self.list = QListWidget()
         self.list.setObjectName("classList")
         self.list.setFocusPolicy(Qt.ClickFocus)
@@ -46,7 +58,18 @@ class ClassPanel(QWidget):
         self.add_button.setToolTip("Add a class")
         self.colour_button.setToolTip("Change the colour of the selected class")
         self.remove_button.setToolTip("Remove the last class (class 0 is background and stays)")
-        title = QLabel("Click to draw with a class (keys 0-9); double-click to rename. Class 0 is background.")
+        self.opacity = QSlider(Qt.Horizontal)
+        self.opacity.setObjectName("labelOpacity")
+        self.opacity.setRange(0, 100)
+        self.opacity.setValue(100)
+        self.opacity.setFocusPolicy(Qt.NoFocus)
+        self.opacity.setToolTip("Opacity of the contours (outlines and fills); the labels do not change")
+        self.outline_only = QCheckBox("Outlines only")
+        self.outline_only.setObjectName("outlineOnly")
+        self.outline_only.setFocusPolicy(Qt.NoFocus)
+        self.outline_only.setToolTip("Draw the contours without their fill, to see the image under them")
+        title = QLabel("Click to draw with a class (keys 0-9); double-click to rename; the box shows or "
+                       "hides its contours. Class 0 is background (drawn dashed).")
         title.setWordWrap(True)
         buttons = QHBoxLayout()
         for b in (self.add_button, self.colour_button, self.remove_button):
@@ -56,6 +79,14 @@ class ClassPanel(QWidget):
         layout.addWidget(title)
         layout.addWidget(self.list)
         layout.addLayout(buttons)
+        display = QHBoxLayout()
+        display.addWidget(QLabel("Opacity"))
+        display.addWidget(self.opacity, 1)
+        display.addWidget(self.outline_only)
+        layout.addLayout(display)
+        self.list.viewport().installEventFilter(self)
+        self.opacity.valueChanged.connect(lambda v: self.opacityChanged.emit(v / 100.0))
+        self.outline_only.toggled.connect(self.outlineOnlyChanged.emit)
         self.list.currentRowChanged.connect(self._row_changed)
         self.list.itemChanged.connect(self._item_edited)
         self.add_button.clicked.connect(lambda: self.add_class())
@@ -75,6 +106,9 @@ class ClassPanel(QWidget):
     def set_classes(self, classes: list[ClassInfo], active: int | None = None) -> None:
         """Show a project's classes without announcing a change."""
         self.classes = list(classes)
+        for class_id in sorted(c for c in self.hidden if c >= len(self.classes)):
+            self.hidden.discard(class_id)
+            self.classVisibilityChanged.emit(class_id, True)
         keep = self.active_class if active is None else active
         self._rebuild(min(max(keep, 0), len(self.classes) - 1))
 
@@ -110,10 +144,47 @@ class ClassPanel(QWidget):
         self._rebuild(self.active_class)
         self.classesChanged.emit(list(self.classes))
 
+    def set_class_visible(self, class_id: int, visible: bool) -> None:
+        """Show or hide the contours of a class (its box follows)."""
+        if not 0 <= class_id < len(self.classes) or (class_id not in self.hidden) == visible:
+            return
+        (self.hidden.discard if visible else self.hidden.add)(class_id)
+        item = self.list.item(class_id)
+        self.list.blockSignals(True)
+        item.setCheckState(Qt.Checked if visible else Qt.Unchecked)
+        self.list.blockSignals(False)
+        self.classVisibilityChanged.emit(class_id, visible)
+
+    def check_rect(self, class_id: int) -> QRect:
+        """Where the show/hide box of a class is in the list's viewport."""
+        item = self.list.item(class_id)
+        option = QStyleOptionViewItem()
+        option.initFrom(self.list)
+        option.rect = self.list.visualItemRect(item)
+        option.features = QStyleOptionViewItem.HasCheckIndicator | QStyleOptionViewItem.HasDisplay \
+            | QStyleOptionViewItem.HasDecoration
+        option.decorationSize = self.list.iconSize()
+        return self.list.style().subElementRect(QStyle.SE_ItemViewItemCheckIndicator, option, self.list)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """A click on a class's box shows or hides it without selecting the class."""
+        if watched is self.list.viewport() and event.type() in (
+                QEvent.MouseButtonPress, QEvent.MouseButtonRelease, QEvent.MouseButtonDblClick):
+            assert isinstance(event, QMouseEvent)
+            item = self.list.itemAt(event.pos())
+            if item is not None and event.button() == Qt.LeftButton:
+                class_id = int(item.data(Qt.UserRole))
+                if self.check_rect(class_id).adjusted(-2, -2, 2, 2).contains(QPoint(event.pos())):
+                    if event.type() == QEvent.MouseButtonPress:
+                        self.set_class_visible(class_id, class_id in self.hidden)
+                    return True
+        return super().eventFilter(watched, event)
+
     def remove_last_class(self) -> bool:
         """Remove the highest class id (ids of the others stay valid); background and one class stay."""
         if len(self.classes) <= 2:
             return False
+        self.set_class_visible(len(self.classes) - 1, True)  # a class added later again starts shown
         self.classes.pop()
         self._rebuild(min(self.active_class, len(self.classes) - 1))
         self.classesChanged.emit(list(self.classes))
@@ -127,7 +198,8 @@ class ClassPanel(QWidget):
             item = QListWidgetItem(swatch(c.colour), c.name)
             item.setData(Qt.UserRole, i)
             item.setToolTip(f"class {i}" + (" (background)" if i == 0 else "") + f", key {i}" * (i < 10))
-            item.setFlags(item.flags() | Qt.ItemIsEditable)
+            item.setFlags(item.flags() | Qt.ItemIsEditable | Qt.ItemIsUserCheckable)
+            item.setCheckState(Qt.Unchecked if i in self.hidden else Qt.Checked)
             self.list.addItem(item)
         self.list.setCurrentRow(active)
         self.list.blockSignals(False)
@@ -139,6 +211,12 @@ class ClassPanel(QWidget):
             self.activeChanged.emit(row)
 
     def _item_edited(self, item: QListWidgetItem) -> None:
+        class_id = int(item.data(Qt.UserRole))
+        shown = item.checkState() == Qt.Checked
+        if shown == (class_id in self.hidden):  # the box was toggled (keyboard), not the name
+            self.hidden.discard(class_id) if shown else self.hidden.add(class_id)
+            self.classVisibilityChanged.emit(class_id, shown)
+            return
         self.rename_class(int(item.data(Qt.UserRole)), item.text())
 
     def _pick_colour(self) -> None:

@@ -1,4 +1,10 @@
-"""Draws a LabelSet on the canvas: one filled path per class, holes left open (odd-even fill)."""
+"""Draws a LabelSet on the canvas: one outlined, filled path per contour, holes left open (odd-even fill).
+
+Every contour has its own outline, and its fill takes one of a few shades of the class colour,
+unlike the shades of the class's contours next to it, so touching objects of one class stay apart. Background
+(class 0) is drawn dashed and faint. Opacity, outlines only and hidden classes are display
+choices of the layer, never written to the labels.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +13,16 @@ from typing import Callable, Iterable, Sequence
 import numpy as np
 import pyqtgraph as pg
 import pyqtgraph.functions as fn
-from PyQt5.QtCore import Qt, QTimer
+from PyQt5.QtCore import QRectF, Qt, QTimer
 from PyQt5.QtGui import QBrush, QColor, QPainterPath, QPen
 from PyQt5.QtWidgets import QGraphicsPathItem
 
 #: Contour points are pixel centres; pixel (c, r) covers [c, c+1) x [r, r+1) on the canvas.
 PIXEL_CENTRE = 0.5
 FILL_ALPHA = 70
+BACKGROUND_FILL_ALPHA = 22  # background is what is not an object: a faint tint behind the objects
+#: Fill shades of one class (QColor.lighter / darker factors); neighbours get different ones.
+SHADES = (100, 150, -150, 125)
 UNKNOWN_COLOUR = "#9a9a9a"
 #: Contours drawn per event-loop turn: thousands at once would hold the GUI thread for > 50 ms.
 CHUNK = 300
@@ -53,7 +62,10 @@ class ContourLayer:
         self.items: dict[int, tuple[object, QGraphicsPathItem]] = {}  # id(contour) -> (contour, item)
         self.colours: Sequence[str] = ()
         self.visible = True
-        self._pens: dict[int, tuple[QPen, QBrush]] = {}
+        self.hidden: set[int] = set()  # classes the user switched off
+        self.outline_only = False
+        self._pens: dict[tuple[int, int], tuple[QPen, QBrush]] = {}
+        self.shades = ShadeGrid()
         self._generation = 0  # a newer show() makes chunks still queued for an older one stale
         self._queued = 0
         #: What the canvas shows of a label set (e.g. without small contours, or a preview); None = all.
@@ -90,6 +102,7 @@ class ContourLayer:
         scene = self.group.scene()
         for key in [k for k in self.items if k not in wanted]:
             _contour, item = self.items.pop(key)
+            self.shades.remove(key)
             item.setParentItem(None)
             if scene is not None:
                 scene.removeItem(item)
@@ -112,9 +125,13 @@ class ContourLayer:
         if generation != self._generation:
             return  # a newer show() took over; it adds whatever is still missing
         for key, contour in todo[:CHUNK]:
-            item = QGraphicsPathItem(rings_path([contour.outer, *contour.holes]))
+            path = rings_path([contour.outer, *contour.holes])
+            item = QGraphicsPathItem(path)
+            item.setData(0, self.shades.add(key, int(contour.class_id), path.boundingRect()))
             self._style(item, int(contour.class_id))
-            item.setVisible(self.visible)
+            if contour.class_id == 0:
+                item.setZValue(-1)  # objects above background
+            item.setVisible(self._shown(int(contour.class_id)))
             item.setParentItem(self.group)
             self.items[key] = (contour, item)
         rest = todo[CHUNK:]
@@ -125,18 +142,94 @@ class ContourLayer:
     def set_visible(self, visible: bool) -> None:
         """Show or hide every contour (to look at the bare image)."""
         self.visible = visible
-        for _contour, item in self.items.values():
-            item.setVisible(visible)
+        self._update_visibility()
+
+    def set_class_visible(self, class_id: int, visible: bool) -> None:
+        """Show or hide the contours of one class."""
+        (self.hidden.discard if visible else self.hidden.add)(int(class_id))
+        self._update_visibility()
+
+    def set_opacity(self, opacity: float) -> None:
+        """Opacity of the whole layer, outlines and fills (0 transparent .. 1 as drawn)."""
+        self.group.setOpacity(min(max(float(opacity), 0.0), 1.0))
+
+    def set_outline_only(self, on: bool) -> None:
+        """Draw outlines without fills (to see the image under the objects)."""
+        self.outline_only = bool(on)
+        self.set_colours(self.colours)
+
+    def _shown(self, class_id: int) -> bool:
+        return self.visible and class_id not in self.hidden
+
+    def _update_visibility(self) -> None:
+        for contour, item in self.items.values():
+            item.setVisible(self._shown(int(contour.class_id)))
 
     def _style(self, item: QGraphicsPathItem, class_id: int) -> None:
-        if class_id not in self._pens:
+        shade = int(item.data(0) or 0)
+        key = (class_id, shade)
+        if key not in self._pens:
             colour = self.colour(class_id)
             pen = QPen(colour)
             pen.setCosmetic(True)
             pen.setWidthF(2.0)
-            fill = QColor(colour)
+            factor = SHADES[shade % len(SHADES)]
+            fill = colour.lighter(factor) if factor > 0 else colour.darker(-factor)
             fill.setAlpha(FILL_ALPHA)
-            self._pens[class_id] = (pen, QBrush(fill))
-        pen, brush = self._pens[class_id]
+            if class_id == 0:
+                pen.setWidthF(1.5)
+                pen.setStyle(Qt.DashLine)
+                fill = QColor(colour)
+                fill.setAlpha(BACKGROUND_FILL_ALPHA)
+            self._pens[key] = (pen, QBrush(Qt.NoBrush) if self.outline_only else QBrush(fill))
+        pen, brush = self._pens[key]
         item.setPen(pen)
         item.setBrush(brush)
+
+
+class ShadeGrid:
+    """Picks each contour's fill shade unlike those of the same class's contours whose boxes touch it.
+
+    Boxes are kept in a grid of CELL-pixel cells, so a new contour looks only at its neighbours;
+    the first shade no neighbour has wins (four suffice for cells packed side by side).
+    """
+
+    CELL = 64
+    MAX_CELLS = 64  # a contour spanning more cells (a tissue region) is kept in one list per class
+
+    def __init__(self) -> None:
+        self.cells: dict[tuple[int, int, int], dict[int, tuple[int, int, int, int, int]]] = {}
+        self.where: dict[int, list[tuple[int, int, int]]] = {}
+
+    def add(self, key: int, class_id: int, rect: QRectF) -> int:
+        """Remember a contour's box (its path's bounds) and return its shade (always 0 for background)."""
+        if class_id == 0:
+            return 0
+        # the pixels it covers, last ones exclusive: boxes of touching contours overlap by their edge
+        x0, y0 = int(rect.left() + PIXEL_CENTRE - 1), int(rect.top() + PIXEL_CENTRE - 1)
+        x1, y1 = int(rect.right() + PIXEL_CENTRE), int(rect.bottom() + PIXEL_CENTRE)
+        c0, r0, c1, r1 = x0 // self.CELL, y0 // self.CELL, x1 // self.CELL, y1 // self.CELL
+        big = (class_id, -1, -1)
+        if (c1 - c0 + 1) * (r1 - r0 + 1) > self.MAX_CELLS:
+            cells = [big]
+        else:
+            cells = [(class_id, c, r) for c in range(c0, c1 + 1) for r in range(r0, r1 + 1)]
+        used = 0  # bit mask of the neighbours' shades
+        for cell in (*cells, big) if cells[0] != big else cells:
+            for bx0, by0, bx1, by1, shade in self.cells.get(cell, {}).values():
+                if bx0 <= x1 and x0 <= bx1 and by0 <= y1 and y0 <= by1:
+                    used |= 1 << shade
+        shade = next((s for s in range(len(SHADES)) if not used >> s & 1), 0)
+        for cell in cells:
+            self.cells.setdefault(cell, {})[key] = (x0, y0, x1, y1, shade)
+        self.where[key] = cells
+        return shade
+
+    def remove(self, key: int) -> None:
+        """Forget a contour that is no longer drawn."""
+        for cell in self.where.pop(key, ()):
+            bucket = self.cells.get(cell)
+            if bucket is not None:
+                bucket.pop(key, None)
+                if not bucket:
+                    del self.cells[cell]

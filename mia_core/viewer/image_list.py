@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from PyQt5.QtCore import Qt, pyqtSignal
@@ -39,21 +40,23 @@ def status_icon(state: str, size: int = 12) -> QIcon:
     return QIcon(pix)
 
 
+_FRAME_FILE = re.compile(r"^(.*)_frame\d{4,}$")
+
+
 def labelled_images(paths: list[Path]) -> set[Path]:
-    """Images that have a label file (whole image, whole stack, or any frame); one folder listing."""
+    """Images that have a label file (whole image, whole stack, or any frame); one folder listing.
+
+    Linear in the images and label files, so the folder watch can call it after every change.
+    """
     if not paths:
         return set()
     folder = paths[0].parent / LABEL_FOLDER
     try:
-        names = {p.name for p in folder.iterdir() if p.suffix == ".npz"}
+        stems = {p.name[: -len(".npz")] for p in folder.iterdir() if p.suffix == ".npz"}
     except OSError:
         return set()
-    out = set()
-    for path in paths:
-        frame_prefix = label_path(path, 0).name[: -len("0000.npz")]
-        if label_path(path).name in names or any(n.startswith(frame_prefix) for n in names):
-            out.add(path)
-    return out
+    stems |= {m.group(1) for m in map(_FRAME_FILE.match, list(stems)) if m}
+    return {path for path in paths if label_path(path).stem in stems}
 
 
 class ImageList(QWidget):
@@ -88,6 +91,39 @@ class ImageList(QWidget):
             self._style(item, LABELLED if path in labelled else UNLABELLED)
         self.list.blockSignals(False)
         self.title.setText(f"{folder.name or folder} — {len(paths)} image(s)")
+
+    def update_images(self, folder: Path, paths: list[Path]) -> tuple[list[Path], list[Path]]:
+        """Add new images and drop removed ones in place (the selection and states stay); (added, removed)."""
+        wanted = set(paths)
+        removed = [p for p in self._items if p not in wanted]
+        added = [p for p in paths if p not in self._items]
+        if not added and not removed:
+            return [], []
+        self.list.blockSignals(True)
+        for path in removed:
+            self.list.takeItem(self.list.row(self._items.pop(path)))
+        labelled = labelled_images(added)
+        for path in added:
+            item = QListWidgetItem(path.name)
+            item.setData(_PATH, str(path))
+            self._items[path] = item
+            self._style(item, LABELLED if path in labelled else UNLABELLED)
+        for row, path in enumerate(paths):  # keep the folder's order
+            item = self._items[path]
+            if self.list.row(item) != row:
+                if self.list.row(item) >= 0:
+                    self.list.takeItem(self.list.row(item))
+                self.list.insertItem(row, item)
+        self._items = {p: self._items[p] for p in paths}
+        self.list.blockSignals(False)
+        self.title.setText(f"{folder.name or folder} — {len(paths)} image(s)")
+        return added, removed
+
+    def refresh_all_labelled(self) -> None:
+        """Look at the label folder again for every image (one listing)."""
+        labelled = labelled_images(self.paths)
+        for path in self._items:
+            self.set_labelled(path, path in labelled)
 
     @property
     def paths(self) -> list[Path]:

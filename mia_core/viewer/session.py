@@ -1,7 +1,9 @@
 """The label documents of the open folder: one per image, per frame, or one shared by a stack.
 
-Documents are kept while the folder is open, so undo/redo history survives switching images and
-frames. Every document reports its changes to one listener (the window).
+Documents are kept while the folder is open (and when the same folder is opened again), so
+undo/redo history survives switching images and frames. A document whose label file another
+program changed is read again when it holds no history of its own; one with history is kept, and
+the window offers to reload it. Every document reports its changes to one listener (the window).
 """
 
 from __future__ import annotations
@@ -66,7 +68,7 @@ class LabelSession:
         """
         key = (Path(image), frame)
         doc = self.docs.get(key)
-        if doc is not None:
+        if doc is not None and not (unedited(doc) and doc.disk_changed()):
             return doc, None
         warning = None
         # The flag only: holes are filled when the user turns the switch off (one edit), never by
@@ -84,8 +86,20 @@ class LabelSession:
         self.docs[key] = doc
         return doc, warning
 
+    def keep_unchanged(self) -> int:
+        """The same folder opened again: keep the documents whose label file nobody changed; how many."""
+        for key, doc in list(self.docs.items()):
+            if doc.disk_changed() or not doc.image_path.exists():
+                del self.docs[key]
+        return len(self.docs)
+
     def set_inner_contours(self, value: bool) -> None:
         """Remember the switch for documents opened later (the window applies it to the current one)."""
         self.inner_contours = value
         for doc in self.docs.values():
             doc.set_inner_contours(value, fill_now=False)
+
+
+def unedited(doc: LabelDocument) -> bool:
+    """True when a document holds nothing of the user's: no undo or redo steps."""
+    return not doc.can_undo and not doc.can_redo

@@ -25,11 +25,11 @@ DATA_ENV = "MIA_DATA_DIR"
 SETTINGS_FILE = "settings.json"
 CLASSES_FILE = "classes.json"
 
-#: Class colours in order: class 0 (background) first, then foreground classes.
-PALETTE = (
-    "#00bfff", "#ff3b30", "#34c759", "#ffcc00", "#af52de", "#ff9500", "#5ac8fa", "#ff2d55",
-    "#a2845e", "#30d158",
-)
+#: Okabe & Ito's colour-blind-safe palette (2008) without its black, which vanishes on dark images:
+#: classes 1-7 in order; class 0 (background) is a light grey, drawn dashed and faint.
+OKABE_ITO = ("#e69f00", "#56b4e9", "#009e73", "#f0e442", "#0072b2", "#d55e00", "#cc79a7")
+BACKGROUND_COLOUR = "#d0d0d0"
+PALETTE = (BACKGROUND_COLOUR, *OKABE_ITO)
 _COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
 
 
@@ -50,9 +50,26 @@ def default_classes() -> list[ClassInfo]:
     return [ClassInfo("background", PALETTE[0]), ClassInfo("class 1", PALETTE[1])]
 
 
+#: What new folders started with before the Okabe-Ito palette (a folder's own classes.json is kept).
+_OLD_DEFAULTS = [ClassInfo("background", "#00bfff"), ClassInfo("class 1", "#ff3b30")]
+
+
 def palette_colour(class_id: int) -> str:
-    """A distinct default colour for a new class."""
-    return PALETTE[class_id % len(PALETTE)]
+    """The default colour of a new class: the palette, then its seven colours in lighter and darker turns.
+
+    Classes 1-7 take the seven colours; 8-14 the same ones mixed half-way with white, 15-21 a third
+    of the way to black; from 22 the cycle starts again (docs/app.md).
+    """
+    if class_id <= 0:
+        return BACKGROUND_COLOUR
+    turn, index = divmod(class_id - 1, len(OKABE_ITO))
+    base = OKABE_ITO[index]
+    rgb = [int(base[i : i + 2], 16) for i in (1, 3, 5)]
+    if turn % 3 == 1:
+        rgb = [round(v + (255 - v) / 2) for v in rgb]
+    elif turn % 3 == 2:
+        rgb = [round(v * 2 / 3) for v in rgb]
+    return "#" + "".join(f"{v:02x}" for v in rgb)
 
 
 def config_dir() -> Path:
@@ -157,6 +174,8 @@ class UserSettings:
                 self.default_classes = parse_classes(raw["default_classes"])
             except ValueError:
                 bad.append("default_classes")
+            if self.default_classes == _OLD_DEFAULTS:  # never changed: new folders get the new palette
+                self.default_classes = default_classes()
         return bad
 
     def save(self) -> None:

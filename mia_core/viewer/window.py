@@ -26,6 +26,7 @@ from mia_core.viewer.actions import KEYS, build_actions
 from mia_core.viewer.assist_control import AssistControl
 from mia_core.viewer.canvas import Canvas
 from mia_core.viewer.class_panel import ClassPanel
+from mia_core.viewer.folder_watch import FolderWatch
 from mia_core.viewer.frame_slider import FrameSlider
 from mia_core.viewer.image_list import ImageList
 from mia_core.viewer.autoseg_actions import AutoSegControl
@@ -76,6 +77,7 @@ class MainWindow(QMainWindow):
         self.setStatusBar(self.status)
         self.loader = ImageLoader(self.status.progress, self)
         self.scanner = FolderScanner(self)
+        self.folder_watch = FolderWatch(self)  # images added/removed, label files changed by others
         central = QWidget()
         layout = QVBoxLayout(central)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -152,6 +154,9 @@ class MainWindow(QMainWindow):
         self.frame_slider.sharedChanged.connect(self.set_shared)
         self.class_panel.classesChanged.connect(self._classes_changed)
         self.class_panel.activeChanged.connect(self._active_class_changed)
+        self.class_panel.classVisibilityChanged.connect(self.canvas.contours.set_class_visible)
+        self.class_panel.opacityChanged.connect(self.canvas.contours.set_opacity)
+        self.class_panel.outlineOnlyChanged.connect(self.canvas.contours.set_outline_only)
         self.loader.cancelled.connect(self._load_cancelled)
         self.loader.loaded.connect(self._image_loaded)
         self.loader.failed.connect(self._image_failed)
@@ -180,14 +185,19 @@ class MainWindow(QMainWindow):
             return False
         self.loader.cancel()
         self.tools.cancel()
+        same_folder = self.folder == folder.resolve()
         self.folder = folder.resolve()
-        self.session.clear()
+        if same_folder:
+            self.session.keep_unchanged()  # undo history stays where nobody changed the file
+        else:
+            self.session.clear()
         self._clear_image()
         classes, warning = load_classes(self.folder)
         self.class_panel.set_classes(classes or list(self.settings.default_classes), 1)
         self._apply_class_colours()
         self.image_list.set_images(self.folder, paths)
         self._grey_label_clashes(paths)
+        self.folder_watch.watch(self.folder)
         self.settings.last_folder = str(self.folder)
         self._save_settings()
         self.setWindowTitle(f"mia — {self.folder}")
@@ -250,7 +260,7 @@ class MainWindow(QMainWindow):
 
     def _image_loaded(self, loaded: LoadedImage) -> None:
         self.image = loaded
-        self.levels.set_base(loaded.levels)
+        self.levels.set_image(loaded.path, loaded.levels, loaded.data.dtype.kind in "uib")
         shared = self.session.is_shared(loaded.path, loaded.frames)
         self.frame_slider.set_stack(loaded.frames, 0, shared)
         self.image_list.set_frames(loaded.path, loaded.frames)
@@ -285,6 +295,7 @@ class MainWindow(QMainWindow):
         self.tools.cancel()
         self.frame = int(min(max(frame, 0), self.image.frames - 1))
         self.canvas.set_frame(self.image.data[self.frame], self.levels.levels, fit)
+        self.levels.show_values(self.canvas.image_item.image)  # the drawn (memory-bounded) copy
         self._attach_document()
 
     def set_shared(self, shared: bool) -> None:
@@ -308,6 +319,7 @@ class MainWindow(QMainWindow):
         self.canvas.contours.show(doc.labels)
         self.status.show_saved(None)
         self._update_history()
+        QTimer.singleShot(0, self.folder_watch.check_current)  # its file may have changed meanwhile
 
     # --- labels ------------------------------------------------------------------------------
     def tool_context(self) -> ToolContext | None:
@@ -509,6 +521,7 @@ class MainWindow(QMainWindow):
         # no wait: a read still running ends on the shared pool, its results cut off
         self.loader.abandon()
         self.scanner.abandon()
+        self.folder_watch.stop()
         super().closeEvent(event)
 
 

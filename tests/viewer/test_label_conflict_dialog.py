@@ -40,6 +40,7 @@ def _other_writer(path) -> None:
 
 def test_reload_or_keep_mine_when_the_label_file_changed_on_disk(make_window, mouse_for, image_folder, qtbot):
     w = make_window(image_folder)
+    w.folder_watch.watch(None)  # the question an edit asks, not the one the folder watch asks first
     mouse = mouse_for(w)
     path = label_path(image_folder / "a_blobs.png")
     QTest.keyClick(w, Qt.Key_F2)  # draw

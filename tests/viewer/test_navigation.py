@@ -148,20 +148,6 @@ def test_drag_tool_pans_and_middle_button_pans_in_any_tool(make_window, mouse_fo
     assert not label_path(image_folder / "a_blobs.png").exists()  # the draw tool got nothing
 
 
-def test_brightness_and_contrast_move_the_display_levels(make_window, image_folder):
-    from mia_core.viewer.levels import levels_for
-
-    w = make_window(image_folder)
-    assert tuple(w.canvas.image_item.levels) == pytest.approx((0, 255))
-    w.levels.brightness.setValue(50)  # brighter: the window moves down by half the range
-    assert tuple(w.canvas.image_item.levels) == pytest.approx((-127.5, 127.5))
-    w.levels.contrast.setValue(25)  # twice the contrast: half the window
-    assert tuple(w.canvas.image_item.levels) == pytest.approx(levels_for((0, 255), 50, 25))
-    assert tuple(w.canvas.image_item.levels) == pytest.approx((-63.75, 63.75))
-    w.levels.reset_button.click()
-    assert tuple(w.canvas.image_item.levels) == pytest.approx((0, 255))
-
-
 def test_mode_button_toggles_the_mode_like_a_right_click(make_window, image_folder, qtbot):
     w = make_window(image_folder)
     QTest.keyClick(w, Qt.Key_F2)

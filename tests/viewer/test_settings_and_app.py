@@ -23,7 +23,7 @@ def test_classes_are_saved_in_the_folder_and_come_back(make_window, image_folder
     panel.set_colour(2, "#123456")
     data = json.loads(classes_path(image_folder).read_text())
     assert [(c["id"], c["name"], c["colour"]) for c in data["classes"]] == [
-        (0, "background", "#00bfff"), (1, "cytoplasm", "#ff3b30"), (2, "nucleus", "#123456")]
+        (0, "background", "#d0d0d0"), (1, "cytoplasm", "#e69f00"), (2, "nucleus", "#123456")]
     assert w.canvas.contours.colour(2).name() == "#123456"
     assert not list(classes_path(image_folder).parent.glob("*.tmp"))  # atomic write left nothing
     panel.list.item(2).setText("  ")  # empty names are refused
