@@ -92,6 +92,16 @@ class ToolController(QObject):
             tool.mode = modes[(modes.index(tool.mode) + 1) % len(modes)]
         self.modeChanged.emit(tool.mode)
 
+    def set_mode(self, mode: str) -> None:
+        """A mode button was clicked: make ``mode`` the active tool's mode (unknown modes are ignored)."""
+        tool = self.current
+        if tool is None or mode not in tuple(getattr(tool, "modes", ())) or mode == getattr(tool, "mode", None):
+            return
+        self._safe(self.current.cancel)  # a polygon half drawn in one mode is not finished in another
+        tool.mode = mode
+        self.modeChanged.emit(mode)
+        self.previewChanged.emit(None)
+
     def set_size(self, size: int) -> None:
         """The size slider moved: resize the active tool's brush."""
         tool = self.current

@@ -15,11 +15,12 @@ class AssignTool(BaseTool):
     shortcut = "F4"
     icon = "⚑"
     modes = ("assign",)
+    hints = {"assign": "click a contour to give it the active class"}
 
     def press(self, ctx: ToolContext, event: PointerEvent) -> None:
         """Left click assigns the active class to the contour under the point."""
-        if event.button == "left":
-            ctx.document.assign_class(event.x, event.y, ctx.active_class)
+        if event.button == "left" and not ctx.document.assign_class(event.x, event.y, ctx.active_class):
+            ctx.message("Assign: nothing changed: no contour here, or it already has the active class")
 
 
 @hookimpl

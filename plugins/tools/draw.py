@@ -17,6 +17,11 @@ class DrawTool(BaseTool):
     shortcut = "F2"
     icon = "✏"
     modes = SHAPE_MODES
+    hints = {
+        "add": "press, draw around a region and release to add it in the active class; right-click: next mode",
+        "delete": "draw around what to remove and release; right-click: next mode",
+        "slice": "draw a line across contours to cut them apart; right-click: next mode",
+    }
     size = DEFAULT_SLICE_WIDTH
     min_size = 1
     max_size = 50
@@ -44,7 +49,7 @@ class DrawTool(BaseTool):
             return
         stroke, self._stroke = self._stroke, None
         append_point(stroke, event)
-        commit_shape(ctx, stroke, self.mode, self.size)
+        commit_shape(ctx, stroke, self.mode, self.size, "Draw")
 
     def preview(self) -> Preview | None:
         """The stroke drawn so far (closed unless slicing)."""

@@ -21,6 +21,11 @@ class PolyTool(BaseTool):
     shortcut = "F3"
     icon = "⬠"
     modes = SHAPE_MODES
+    hints = {
+        "add": "click the corners, right-click to close and add the polygon (right-click with none open: next mode)",
+        "delete": "click the corners of what to remove, right-click to close (with none open: next mode)",
+        "slice": "click along a cut line, right-click to cut the contours it crosses (with none open: next mode)",
+    }
     size = DEFAULT_SLICE_WIDTH
     min_size = 1
     max_size = 50
@@ -43,7 +48,7 @@ class PolyTool(BaseTool):
         elif event.button == "right":
             if self._points:
                 points, self._points = self._points, []
-                commit_shape(ctx, points, self.mode, self.size)
+                commit_shape(ctx, points, self.mode, self.size, "Polygon")
             else:
                 self.toggle_mode()
 
