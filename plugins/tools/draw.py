@@ -18,9 +18,9 @@ class DrawTool(BaseTool):
     icon = "✏"
     modes = SHAPE_MODES
     hints = {
-        "add": "press, draw around a region and release to add it in the active class; right-click: next mode",
-        "delete": "draw around what to remove and release; right-click: next mode",
-        "slice": "draw a line across contours to cut them apart; right-click: next mode",
+        "add": "draw around a region and release to add it in the active class",
+        "delete": "draw around what to remove and release",
+        "slice": "draw a line across contours to cut them apart",
     }
     size = DEFAULT_SLICE_WIDTH
     min_size = 1

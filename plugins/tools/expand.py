@@ -23,8 +23,8 @@ class ExpandTool(BaseTool):
     icon = "◉"
     modes = ("expand", "erase")
     hints = {
-        "expand": "paint to grow the active class; the wheel sizes the brush; right-click: erase",
-        "erase": "paint to erase labels; the wheel sizes the brush; right-click: expand",
+        "expand": "paint to grow the active class; the wheel sizes the brush",
+        "erase": "paint to erase labels; the wheel sizes the brush",
     }
     size = DEFAULT_RADIUS
     min_size = 1

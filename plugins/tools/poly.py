@@ -22,9 +22,9 @@ class PolyTool(BaseTool):
     icon = "⬠"
     modes = SHAPE_MODES
     hints = {
-        "add": "click the corners, right-click to close and add the polygon (right-click with none open: next mode)",
-        "delete": "click the corners of what to remove, right-click to close (with none open: next mode)",
-        "slice": "click along a cut line, right-click to cut the contours it crosses (with none open: next mode)",
+        "add": "click the corners, right-click to close and add it",
+        "delete": "click the corners of what to remove, right-click to close",
+        "slice": "click along a cut line, right-click to cut the contours it crosses",
     }
     size = DEFAULT_SLICE_WIDTH
     min_size = 1
