@@ -21,7 +21,7 @@ from mia_core.viewer.progress import ProgressPanel
 
 ERROR_HOLD_MS = 6000
 ERROR_STYLE = "color: #ff453a; font-weight: bold;"
-WELCOME_STYLE = "color: #0a84ff; font-weight: bold;"
+WELCOME_STYLE = "color: #0a84ff;"
 
 
 class StatusBar(QStatusBar):
@@ -35,6 +35,9 @@ class StatusBar(QStatusBar):
         self.welcome = QLabel()
         self.welcome.setObjectName("welcomeHint")
         self.welcome.setStyleSheet(WELCOME_STYLE)
+        bold = QFont(self.welcome.font())
+        bold.setBold(True)
+        self.welcome.setFont(bold)
         self.welcome.setSizePolicy(QSizePolicy.Fixed, QSizePolicy.Preferred)  # as wide as set, never wider
         self.welcome.setFixedWidth(0)
         self.position = QLabel()
@@ -96,9 +99,7 @@ class StatusBar(QStatusBar):
         self.welcome.setText(text)
         self.welcome.setToolTip(text)
         # always in the bar, zero wide when empty: the bar does not lay out widgets shown later
-        font = QFont(self.welcome.font())
-        font.setBold(True)  # as the style sheet draws it
-        width = min(QFontMetrics(font).horizontalAdvance(text) + 16, 460) if text else 0
+        width = min(QFontMetrics(self.welcome.font()).horizontalAdvance(text) + 16, 460) if text else 0
         self.welcome.setFixedWidth(width)
         self.reformat()
 

@@ -81,6 +81,7 @@ def test_options_row_stays_put_and_fits_at_1200_px(make_window, image_folder, qt
 
 def test_first_start_points_at_f2_and_later_starts_do_not(make_window, image_folder, isolated_settings):
     w = make_window(image_folder)
+    w.resize(1200, 800)
     assert w.settings.first_start and "Press F2" in w.status.welcome.text()
     assert w.status.welcome.width() > 100
     assert w.grab().save(str(SHOTS / "ux-discover-first-start-1200.png"))
