@@ -36,6 +36,13 @@ class Preview:
     polyline: np.ndarray | None = None  # (N, 2) x, y points of the stroke or polygon so far
     closed: bool = False
     circle: tuple[float, float, float] | None = None  # x, y, radius of a brush cursor
+    #: The painted width of the polyline in image pixels (a brush's diameter, a slice's width),
+    #: drawn with round ends as the swath the edit will cover; 0 draws a thin line only.
+    width: float = 0.0
+    #: Fill the closed polyline: the area a polygon or freehand stroke will add or delete.
+    filled: bool = False
+    #: The edit removes labels (erase, delete, slice): drawn unlike one that adds.
+    erase: bool = False
 
 
 @dataclass

@@ -55,6 +55,9 @@ class LabelDocument:
         self.locked: str | None = None
         initial = loaded.with_shape(shape)
         self._history: list[LabelSet] = [initial]
+        # For each state: the value the Inner contours switch took when the switch made that state
+        # (False for "holes filled"), else None; undo and redo of that step set the switch back.
+        self._switch: list[bool | None] = [None]
         self._index = 0
         # Only governs later edits: opening a file never rewrites it.
         self._inner_contours = bool(inner_contours)
@@ -78,7 +81,11 @@ class LabelDocument:
 
     @property
     def inner_contours(self) -> bool:
-        """Whether contours keep their holes; turning it off fills every hole at once."""
+        """Whether contours keep their holes; turning it off fills every hole at once.
+
+        Off, no edit leaves an empty hole in the contours it touches. The fill is one undo step
+        that carries the switch: undoing it turns the switch back on, redoing it off again.
+        """
         return self._inner_contours
 
     @inner_contours.setter
@@ -88,12 +95,24 @@ class LabelDocument:
     def set_inner_contours(self, value: bool, fill_now: bool = True) -> bool:
         """Choose whether edits keep holes; with ``fill_now``, turning it off fills every hole as one edit.
 
-        ``fill_now=False`` only sets the flag, for documents that are merely being looked at.
+        ``fill_now=False`` only sets the flag, for documents that are merely being looked at. When
+        the fill cannot be saved the switch stays as it was, so the switch never claims what the
+        labels do not show.
         """
-        self._inner_contours = bool(value)
-        if not value and fill_now:
-            return self._commit(self.labels.fill_holes())
-        return False
+        if value or not fill_now:
+            self._inner_contours = bool(value)
+            return False
+        filled = self.labels.fill_holes()
+        before, self._inner_contours = self._inner_contours, False
+        if filled is self.labels or filled.same_as(self.labels):
+            return False  # no hole to fill: the switch is simply off
+        done = False
+        try:
+            done = self._commit(filled, switch=False)
+        finally:
+            if not done:
+                self._inner_contours = before  # the holes are still there, so the switch stays on
+        return done
 
     def subscribe(self, listener: Listener) -> None:
         """Call ``listener(labels)`` after every change (edit, undo, redo, reset)."""
@@ -105,12 +124,12 @@ class LabelDocument:
         return self._commit(self.labels.add_polygon(points, class_id, self._inner_contours))
 
     def subtract_polygon(self, points: Points) -> bool:
-        """Cut a filled polygon out of every contour."""
-        return self._commit(self.labels.subtract_polygon(points))
+        """Cut a filled polygon out of every contour (no hole while inner contours are off)."""
+        return self._commit(self.labels.subtract_polygon(points, self._inner_contours))
 
     def slice(self, polyline: Points, width: int = 2) -> bool:
         """Cut contours along an open polyline."""
-        return self._commit(self.labels.slice(polyline, width))
+        return self._commit(self.labels.slice(polyline, width, self._inner_contours))
 
     def brush(self, path: Points, radius: float, class_id: int, erase: bool = False) -> bool:
         """Paint or erase with a round brush along a path."""
@@ -122,7 +141,7 @@ class LabelDocument:
 
     def delete_at(self, x: float, y: float) -> bool:
         """Delete the contour under the point."""
-        return self._commit(self.labels.delete_at(x, y))
+        return self._commit(self.labels.delete_at(x, y, self._inner_contours))
 
     def drop_small(self, min_area: float) -> bool:
         """Delete contours smaller than ``min_area`` square pixels."""
@@ -153,26 +172,32 @@ class LabelDocument:
             return False
         return self._move_to(self._index + 1)
 
-    def _commit(self, new: LabelSet) -> bool:
+    def _commit(self, new: LabelSet, switch: bool | None = None) -> bool:
         if new is self.labels or new.same_as(self.labels):
             return False
         self._check_unlocked()
         if not self._save(new):
             return False
-        self._push(new)
+        self._push(new, switch)
         return True
 
     def _move_to(self, index: int) -> bool:
         self._check_unlocked()
         if not self._save(self._history[index]):
             return False
+        back = index < self._index
+        step = self._switch[self._index] if back else self._switch[index]
+        if step is not None:  # the step made by the Inner contours switch: the switch follows
+            self._inner_contours = (not step) if back else step
         self._index = index
         self._notify()
         return True
 
-    def _push(self, state: LabelSet) -> None:
+    def _push(self, state: LabelSet, switch: bool | None = None) -> None:
         del self._history[self._index + 1 :]
+        del self._switch[self._index + 1 :]
         self._history.append(state)
+        self._switch.append(switch)
         self._index += 1
         self._notify()
 

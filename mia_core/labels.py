@@ -198,20 +198,22 @@ class LabelSet:
         """Add a filled polygon of ``class_id``: merges with that class, taken from every other."""
         pts = _polygon(points)
         return self._edit(_points_box(pts, 1), lambda r, off: _paint(r, raster.fill_polygon_mask(pts, r.shape, off), class_id),
-                          fill_class=None if inner_contours else class_id)
+                          fill_all=not inner_contours)
 
-    def subtract_polygon(self, points: Points) -> "LabelSet":
-        """Remove a filled polygon from every contour it covers."""
+    def subtract_polygon(self, points: Points, inner_contours: bool = True) -> "LabelSet":
+        """Remove a filled polygon from every contour it covers (without inner contours it cuts no hole)."""
         pts = _polygon(points)
-        return self._edit(_points_box(pts, 1), lambda r, off: _paint(r, raster.fill_polygon_mask(pts, r.shape, off), EMPTY))
+        return self._edit(_points_box(pts, 1), lambda r, off: _paint(r, raster.fill_polygon_mask(pts, r.shape, off), EMPTY),
+                          fill_all=not inner_contours)
 
-    def slice(self, polyline: Points, width: int = 2) -> "LabelSet":
+    def slice(self, polyline: Points, width: int = 2, inner_contours: bool = True) -> "LabelSet":
         """Cut every contour along an open polyline ``width`` pixels wide (splits a contour in two)."""
         pts = raster.as_points(polyline)
         if len(pts) < 1:
             return self
         pad = int(width) // 2 + 2
-        return self._edit(_points_box(pts, pad), lambda r, off: _paint(r, raster.line_mask(pts, width, r.shape, off), EMPTY))
+        return self._edit(_points_box(pts, pad), lambda r, off: _paint(r, raster.line_mask(pts, width, r.shape, off), EMPTY),
+                          fill_all=not inner_contours)
 
     def brush(
         self, path: Points, radius: float, class_id: int, erase: bool = False, inner_contours: bool = True
@@ -225,7 +227,7 @@ class LabelSet:
         return self._edit(
             _points_box(pts, pad),
             lambda r, off: _paint(r, raster.brush_mask(pts, radius, r.shape, off), value),
-            fill_class=None if (inner_contours or erase) else class_id,
+            fill_all=not inner_contours,
         )
 
     def replace_class_in_box(
@@ -246,7 +248,7 @@ class LabelSet:
             view[view == class_id] = EMPTY
             view[mask] = class_id
 
-        return self._edit((x0, y0, x1, y1), apply, fill_class=None if inner_contours else class_id)
+        return self._edit((x0, y0, x1, y1), apply, fill_all=not inner_contours)
 
     def assign_class(self, x: float, y: float, class_id: int) -> "LabelSet":
         """Give the contour under (x, y) the class ``class_id`` (it merges with touching ones)."""
@@ -261,12 +263,16 @@ class LabelSet:
 
         return self._edit((x0 - 1, y0 - 1, x1 + 1, y1 + 1), apply)
 
-    def delete_at(self, x: float, y: float) -> "LabelSet":
-        """Remove the contour under (x, y)."""
+    def delete_at(self, x: float, y: float, inner_contours: bool = True) -> "LabelSet":
+        """Remove the contour under (x, y); without inner contours, one around it fills its place."""
         i = self.contour_at(x, y)
         if i is None:
             return self
-        return LabelSet(self.contours[:i] + self.contours[i + 1 :], self.shape)
+        out = LabelSet(self.contours[:i] + self.contours[i + 1 :], self.shape)
+        if inner_contours:
+            return out
+        x0, y0, x1, y1 = self.contours[i].bbox
+        return out._edit((x0 - 1, y0 - 1, x1 + 1, y1 + 1), lambda r, off: None, fill_all=True)
 
     def fill_holes(self) -> "LabelSet":
         """Fill every hole that is not occupied by another contour (inner contours off)."""
@@ -290,8 +296,13 @@ class LabelSet:
         box: Box,
         apply: Callable[[np.ndarray, tuple[int, int]], None],
         fill_class: int | None = None,
+        fill_all: bool = False,
     ) -> "LabelSet":
-        """Draw the contours meeting ``box`` into a local raster, apply a stroke, trace again."""
+        """Draw the contours meeting ``box`` into a local raster, apply a stroke, trace again.
+
+        ``fill_class`` fills the holes of that class afterwards, ``fill_all`` those of every class
+        (inner contours off): only empty pixels are filled, never another contour's.
+        """
         box = self._clip(box)
         if box[0] >= box[2] or box[1] >= box[3]:
             return self
@@ -324,9 +335,11 @@ class LabelSet:
         apply(local, off)
         if self.shape is not None:
             _clear_outside(local, (x0, y0), self.shape)
-        if fill_class is not None:
-            region = raster.fill_mask_holes(local == fill_class)
-            local[region & (local == EMPTY)] = fill_class
+        for value in (np.unique(local) if fill_all else [fill_class] if fill_class is not None else []):
+            if value == EMPTY:
+                continue
+            region = raster.fill_mask_holes(local == value)
+            local[region & (local == EMPTY)] = value
         if np.array_equal(before, local):
             return self
         new: list[Contour] = []

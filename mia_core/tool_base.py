@@ -14,6 +14,18 @@ from mia_core.api import PointerEvent, Preview, ToolContext
 SHAPE_MODES: tuple[str, ...] = ("add", "delete", "slice")
 #: Default slice width in pixels.
 DEFAULT_SLICE_WIDTH = 2
+#: A wheel notch scales a size by this factor (and changes it by at least one pixel).
+WHEEL_FACTOR = 1.1
+
+
+def wheel_size(size: int, notches: int) -> int:
+    """The size after ``notches`` wheel notches: about 10 % per notch, at least 1 px per notch."""
+    if not notches:
+        return int(size)
+    target = int(round(size * WHEEL_FACTOR ** max(min(notches, 200), -200)))
+    if abs(target - size) < abs(notches):
+        target = int(size) + int(notches)
+    return target
 
 
 def append_point(points: list[tuple[float, float]], event: PointerEvent) -> None:
@@ -81,6 +93,13 @@ def tool_hint(tool: Any) -> str:
     return f"Tool: {label}" + (f", mode {mode} (right-click on the image for the next mode)" if several else "")
 
 
+def shape_preview(points: np.ndarray, mode: str, width: int) -> Preview:
+    """What a stroke or polygon in ``mode`` will do: the area it adds or deletes, or the slice's cut."""
+    if mode == "slice":
+        return Preview(polyline=points, closed=False, width=float(width), erase=True)
+    return Preview(polyline=points, closed=True, filled=True, erase=mode == "delete")
+
+
 
 class BaseTool:
     """Default :class:`mia_core.api.Tool`: modes toggled by a right click, no wheel, no preview.
@@ -102,6 +121,10 @@ class BaseTool:
     size: int = 0
     min_size: int = 1
     max_size: int = 200
+    #: What the size is, for the size control ("Radius", "Slice width").
+    size_name: str = "Size"
+    #: The modes in which the size matters (None: all); in the others the size control is hidden.
+    size_modes: tuple[str, ...] | None = None
 
     def __init__(self) -> None:
         self.mode: str = self.modes[0]
@@ -115,6 +138,10 @@ class BaseTool:
         """Set the brush size, clamped to the tool's range, and return it."""
         self.size = int(min(max(size, self.min_size), self.max_size))
         return self.size
+
+    def uses_size(self) -> bool:
+        """True when the size means something in the current mode (the app shows the size control)."""
+        return self.size > 0 and (self.size_modes is None or self.mode in self.size_modes)
 
     def press(self, ctx: ToolContext, event: PointerEvent) -> None:
         """A right press toggles the mode; subclasses handle the left button."""

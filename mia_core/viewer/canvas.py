@@ -195,6 +195,11 @@ class Canvas(pg.GraphicsView):
             self.handler.press(self._pointer(ev, button))
         ev.accept()
 
+    def mouseDoubleClickEvent(self, ev: QMouseEvent) -> None:  # noqa: N802 - Qt naming
+        """A quick second click is a click: Qt delivers its press as a double-click, and a tool must
+        not lose it (two right clicks switch the mode twice; two left clicks place two vertices)."""
+        self.mousePressEvent(ev)
+
     def mouseMoveEvent(self, ev: QMouseEvent) -> None:
         """Forward moves (with the held button, or "none" while hovering) and report the position."""
         if self._passthrough or self._navigating():

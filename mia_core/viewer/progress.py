@@ -5,7 +5,7 @@ from __future__ import annotations
 from PyQt5.QtCore import Qt, QTimer, pyqtSignal
 from PyQt5.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QToolButton, QWidget
 
-from mia_core.viewer.workers import Task
+from mia_core.viewer.workers import Task, while_alive
 
 #: Tasks that end sooner than this never show the bar (no flicker on small images).
 SHOW_AFTER_MS = 150
@@ -43,9 +43,9 @@ class ProgressPanel(QWidget):
         self.task = task
         self.text.setText(task.label)
         self.bar.setRange(0, 0)
-        task.signals.progress.connect(lambda d, t, tk=task: self._progress(tk, d, t))
+        task.signals.progress.connect(while_alive(self, lambda d, t, tk=task: self._progress(tk, d, t)))
         for sig in (task.signals.finished, task.signals.failed, task.signals.cancelled):
-            sig.connect(lambda *_a, tk=task: self._ended(tk))
+            sig.connect(while_alive(self, lambda *_a, tk=task: self._ended(tk)))
         if delay_ms <= 0:
             self._reveal()
         else:

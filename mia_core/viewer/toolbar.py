@@ -226,30 +226,33 @@ class ToolOptionsBar(QToolBar):
         self.modes = ModeButtons()
         self.modes.modeRequested.connect(self.modeRequested.emit)
         self.size_label = QLabel(" Size ")
+        self.size_label.setMinimumWidth(QFontMetrics(self.size_label.font()).horizontalAdvance(" Slice width ") + 4)
+        self.size_label.setAlignment(Qt.AlignRight | Qt.AlignVCenter)
         self.size_slider = QSlider(Qt.Horizontal)
         self.size_slider.setObjectName("toolSize")
         self.size_slider.setFocusPolicy(Qt.NoFocus)
         self.size_slider.setFixedWidth(140)
-        self.size_slider.setToolTip("Brush radius / slice width in pixels (mouse wheel in the brush tool)")
+        self.size_slider.setToolTip("Brush radius / slice width in image pixels (mouse wheel in the brush tool)")
         self.size_value = QLabel()
-        self.size_value.setMinimumWidth(32)
+        self.size_value.setMinimumWidth(QFontMetrics(self.size_value.font()).horizontalAdvance("200 px") + 4)
         self.size_slider.valueChanged.connect(self._size_moved)
+        # one box that keeps its place while its controls hide, so the row does not jump
+        self.size_box = QWidget()
+        box = QHBoxLayout(self.size_box)
+        box.setContentsMargins(0, 0, 0, 0)
+        for w in (self.size_label, self.size_slider, self.size_value):
+            policy = w.sizePolicy()
+            policy.setRetainSizeWhenHidden(True)
+            w.setSizePolicy(policy)
+            box.addWidget(w)
+        self._tool: Any = None
         self.inner = QCheckBox("Inner contours")
         self.inner.setObjectName("innerContours")
         self.inner.setChecked(True)
         self.inner.setFocusPolicy(Qt.NoFocus)
         self.inner.setToolTip("Off: contours have no holes (every hole of this image is filled at once)")
         self.inner.toggled.connect(self.innerContoursToggled.emit)
-        self.size_box = QWidget()  # keeps its place when hidden, so the row never jumps
         self.size_box.setObjectName("toolSizeBox")
-        policy = QSizePolicy(QSizePolicy.Fixed, QSizePolicy.Preferred)
-        policy.setRetainSizeWhenHidden(True)
-        self.size_box.setSizePolicy(policy)
-        size_row = QHBoxLayout(self.size_box)
-        size_row.setContentsMargins(6, 0, 0, 0)
-        size_row.setSpacing(2)
-        for w in (self.size_label, self.size_slider, self.size_value):
-            size_row.addWidget(w)
         self.addWidget(self.modes)
         self.addWidget(self.size_box)
         self.addSeparator()
@@ -262,7 +265,13 @@ class ToolOptionsBar(QToolBar):
 
     def show_tool(self, tool: Any) -> None:
         """Set up the mode and size controls for the active tool."""
+        self._tool = tool
+        name = str(getattr(tool, "size_name", "") or "Size")
+        self.size_label.setText(f" {name} ")
+        self.size_slider.setToolTip(f"{name} in image pixels" + (
+            " (mouse wheel: about 10 % a notch)" if getattr(tool, "size_name", "") == "Radius" else ""))
         self.modes.show_tool(tool)
+        self._show_size_controls()
         lo, hi = int(getattr(tool, "min_size", 1)), int(getattr(tool, "max_size", 200))
         self.size_slider.blockSignals(True)
         self.size_slider.setRange(lo, max(hi, lo))
@@ -272,6 +281,15 @@ class ToolOptionsBar(QToolBar):
     def show_mode(self, mode: str) -> None:
         """The active tool's mode (it changes on right-click)."""
         self.modes.show_mode(mode)
+        self._show_size_controls()
+
+    def _show_size_controls(self) -> None:
+        """The size controls show only for tools and modes where the size means something."""
+        tool = self._tool
+        uses = getattr(tool, "uses_size", None)
+        shown = bool(uses()) if callable(uses) else bool(getattr(tool, "size", 0))
+        for w in (self.size_label, self.size_slider, self.size_value):
+            w.setVisible(shown)
 
     def show_size(self, size: int) -> None:
         """Follow the tool's size (wheel in the brush tool) without feeding it back."""
@@ -281,10 +299,10 @@ class ToolOptionsBar(QToolBar):
         self.size_slider.blockSignals(True)
         self.size_slider.setValue(size if has else self.size_slider.minimum())
         self.size_slider.blockSignals(False)
-        self.size_value.setText(str(size) if has else "")
+        self.size_value.setText(f"{size} px" if has else "")
 
     def _size_moved(self, value: int) -> None:
-        self.size_value.setText(str(value))
+        self.size_value.setText(f"{value} px")
         self.sizeRequested.emit(value)
 
 

@@ -355,6 +355,7 @@ class MainWindow(QMainWindow):
             self.canvas.contours.show(labels)
             self.status.show_saved(str(doc.path))
             self._update_history()
+            self._show_inner_contours(doc.inner_contours)  # undo of the hole fill turns it back on
         self.image_list.refresh_labelled(doc.image_path)
 
     def _run_edit(self, what: str, call: Any) -> bool:
@@ -435,6 +436,16 @@ class MainWindow(QMainWindow):
         self.session.set_inner_contours(on)
         if self.document is not None:
             self._run_edit("Filling holes", lambda: setattr(self.document, "inner_contours", on))
+            self._show_inner_contours(self.document.inner_contours)  # on if the fill was not saved
+
+    def _show_inner_contours(self, on: bool) -> None:
+        """Make the switch, the settings and every open document agree with ``on``."""
+        if self.options.inner.isChecked() != on:
+            self.options.inner.blockSignals(True)
+            self.options.inner.setChecked(on)
+            self.options.inner.blockSignals(False)
+        self.settings.inner_contours = on
+        self.session.set_inner_contours(on)
 
     def _update_history(self) -> None:
         doc = self.document

@@ -99,6 +99,16 @@ _LIVE_LOCK = threading.Lock()
 EXIT_WAIT_MS = 3000
 
 
+def while_alive(owner: QObject, slot: Callable[..., Any]) -> Callable[..., None]:
+    """``slot`` that does nothing once ``owner`` is deleted: a task may outlive the widget that waits on it."""
+
+    def call(*args: Any) -> None:
+        if not sip.isdeleted(owner):
+            slot(*args)
+
+    return call
+
+
 def shared_pool() -> QThreadPool:
     """The process's one thread pool (made on first use, never destroyed)."""
     global _POOL

@@ -6,7 +6,9 @@ import numpy as np
 
 from mia_core.api import PointerEvent, Preview, ToolContext
 from mia_core.hooks import hookimpl
-from mia_core.tool_base import DEFAULT_SLICE_WIDTH, SHAPE_MODES, BaseTool, append_point, commit_shape
+from mia_core.tool_base import (
+    DEFAULT_SLICE_WIDTH, SHAPE_MODES, BaseTool, append_point, commit_shape, shape_preview,
+)
 
 
 class DrawTool(BaseTool):
@@ -25,6 +27,8 @@ class DrawTool(BaseTool):
     size = DEFAULT_SLICE_WIDTH
     min_size = 1
     max_size = 50
+    size_name = "Slice width"
+    size_modes = ("slice",)  # the width of the cut; adding and deleting fill the outline
 
     def __init__(self) -> None:
         super().__init__()
@@ -52,12 +56,10 @@ class DrawTool(BaseTool):
         commit_shape(ctx, stroke, self.mode, self.size, "Draw")
 
     def preview(self) -> Preview | None:
-        """The stroke drawn so far (closed unless slicing)."""
+        """The stroke so far: the area it encloses (add / delete), or the cut as wide as the slice."""
         if not self._stroke:
             return None
-        return Preview(
-            polyline=np.asarray(self._stroke, dtype=np.float64), closed=self.mode != "slice"
-        )
+        return shape_preview(np.asarray(self._stroke, dtype=np.float64), self.mode, self.size)
 
     def cancel(self) -> None:
         """Drop the stroke in progress."""

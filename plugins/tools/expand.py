@@ -6,12 +6,10 @@ import numpy as np
 
 from mia_core.api import PointerEvent, Preview, ToolContext
 from mia_core.hooks import hookimpl
-from mia_core.tool_base import BaseTool, append_point
+from mia_core.tool_base import BaseTool, append_point, wheel_size
 
 #: Default brush radius in pixels.
 DEFAULT_RADIUS = 10
-#: Radius change per wheel notch.
-WHEEL_STEP = 1
 
 
 class ExpandTool(BaseTool):
@@ -29,6 +27,7 @@ class ExpandTool(BaseTool):
     size = DEFAULT_RADIUS
     min_size = 1
     max_size = 200
+    size_name = "Radius"
 
     def __init__(self) -> None:
         super().__init__()
@@ -68,19 +67,20 @@ class ExpandTool(BaseTool):
                         else "Brush: nothing added: the area already has the active class")
 
     def wheel(self, ctx: ToolContext, event: PointerEvent) -> bool:
-        """The wheel resizes the brush (clamped) instead of zooming."""
+        """The wheel resizes the brush in proportion (about 10 % a notch, clamped) instead of zooming."""
         if not event.wheel_delta:
             return False
         self._cursor = (float(event.x), float(event.y))
-        self.set_size(self.size + WHEEL_STEP * int(event.wheel_delta))
+        self.set_size(wheel_size(self.size, int(event.wheel_delta)))
         return True
 
     def preview(self) -> Preview | None:
-        """The brush circle at the cursor and the path painted so far."""
+        """The brush circle at the cursor and the swath painted so far, as wide as the brush."""
         if self._cursor is None:
             return None
         polyline = np.asarray(self._path, dtype=np.float64) if self._path else None
-        return Preview(polyline=polyline, closed=False, circle=(*self._cursor, float(self.size)))
+        return Preview(polyline=polyline, closed=False, circle=(*self._cursor, float(self.size)),
+                       width=2.0 * self.size, erase=self.mode == "erase")
 
     def cancel(self) -> None:
         """Drop the stroke in progress (nothing has been painted into the document yet)."""

@@ -6,7 +6,9 @@ import numpy as np
 
 from mia_core.api import PointerEvent, Preview, ToolContext
 from mia_core.hooks import hookimpl
-from mia_core.tool_base import DEFAULT_SLICE_WIDTH, SHAPE_MODES, BaseTool, append_point, commit_shape
+from mia_core.tool_base import (
+    DEFAULT_SLICE_WIDTH, SHAPE_MODES, BaseTool, append_point, commit_shape, shape_preview,
+)
 
 
 class PolyTool(BaseTool):
@@ -29,6 +31,8 @@ class PolyTool(BaseTool):
     size = DEFAULT_SLICE_WIDTH
     min_size = 1
     max_size = 50
+    size_name = "Slice width"
+    size_modes = ("slice",)  # the width of the cut; adding and deleting fill the outline
 
     def __init__(self) -> None:
         super().__init__()
@@ -57,13 +61,13 @@ class PolyTool(BaseTool):
         self._cursor = (float(event.x), float(event.y))
 
     def preview(self) -> Preview | None:
-        """The vertices so far plus the cursor position."""
+        """The vertices so far plus the cursor: the filled area before closing, or the cut."""
         if not self._points:
             return None
         points = list(self._points)
         if self._cursor is not None and self._cursor != points[-1]:
             points.append(self._cursor)
-        return Preview(polyline=np.asarray(points, dtype=np.float64), closed=self.mode != "slice")
+        return shape_preview(np.asarray(points, dtype=np.float64), self.mode, self.size)
 
     def cancel(self) -> None:
         """Drop the polygon in progress."""

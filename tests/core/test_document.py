@@ -211,3 +211,33 @@ def test_a_locked_document_refuses_every_change(doc: LabelDocument) -> None:
         with pytest.raises(LabelStoreError, match="could not be read"):
             change()
     assert doc.path.read_bytes() == before and len(doc.labels) == 1
+
+
+def test_undo_of_the_hole_fill_turns_inner_contours_back_on(doc: LabelDocument) -> None:
+    doc.add_polygon(square(10, 10, 60), 1)
+    doc.subtract_polygon(square(30, 30, 10))
+    assert doc.set_inner_contours(False)
+    assert not doc.inner_contours and doc.labels.contours[0].holes == ()
+    doc.add_polygon(square(80, 80, 10), 1)  # a later edit made with the switch off
+    assert doc.undo() and not doc.inner_contours  # undoing that edit leaves the switch alone
+    assert doc.undo()  # undoing the fill: holes back, switch back on
+    assert doc.inner_contours and len(on_disk(doc).contours[0].holes) == 1
+    assert doc.redo() and not doc.inner_contours and on_disk(doc).contours[0].holes == ()
+
+
+def test_switching_off_with_no_hole_is_no_step_and_cuts_make_no_hole(doc: LabelDocument) -> None:
+    doc.add_polygon(square(10, 10, 60), 1)
+    assert not doc.set_inner_contours(False)  # nothing to fill: no history step
+    assert not doc.inner_contours and doc.undo() and not doc.inner_contours
+    doc.redo()
+    assert not doc.subtract_polygon(square(30, 30, 10))  # inside the contour: nothing to do
+    assert doc.labels.contours[0].holes == ()
+
+
+def test_a_hole_fill_that_is_not_saved_leaves_the_switch_on(doc: LabelDocument) -> None:
+    doc.add_polygon(square(10, 10, 60), 1)
+    doc.subtract_polygon(square(30, 30, 10))
+    save_labels(doc.path, LabelSet(shape=SHAPE).add_polygon(square(5, 5, 80), 1).subtract_polygon(square(30, 30, 10)))
+    doc.on_conflict = lambda d: "cancel"  # someone else changed the file; the user cancels
+    assert not doc.set_inner_contours(False)
+    assert doc.inner_contours and len(doc.labels.contours[0].holes) == 1

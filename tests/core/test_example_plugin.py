@@ -4,47 +4,26 @@ from __future__ import annotations
 
 import importlib.metadata
 import json
-import os
-import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from example_install import install_example, run_with_site
 from mia_core.label_store import label_path, load_labels
 from mia_core.labels import Contour, LabelSet
 from mia_core.plugins import LOADED, load_plugins
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "mia-example-plugin"
 
 
 @pytest.fixture(scope="session")
 def example_target(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The example plugin installed with pip into a private folder (once per session)."""
-    root = tmp_path_factory.mktemp("example_plugin")
-    source = root / "src"
-    # build from a copy so that the build leaves nothing in the repository
-    shutil.copytree(EXAMPLE, source, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
-    target = root / "site"
-    proc = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-         "--no-index", "--target", str(target), str(source)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert proc.returncode == 0, f"pip could not build {EXAMPLE}:\n{proc.stdout}\n{proc.stderr}"
-    return target
+    return install_example("mia-example-plugin", tmp_path_factory.mktemp("example_plugin"))
 
 
-def run_python(args: list[str], site: Path) -> subprocess.CompletedProcess[str]:
-    """Run the project's interpreter with ``site`` on PYTHONPATH and no plugin disabled."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(site), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
-    env.pop("MIA_DISABLE_PLUGINS", None)
-    return subprocess.run([sys.executable, *args], env=env, capture_output=True, text=True, timeout=120)
+run_python = run_with_site
 
 
 def test_mia_plugins_lists_the_installed_example(example_target: Path) -> None:

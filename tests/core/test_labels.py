@@ -193,3 +193,36 @@ def test_edit_far_away_keeps_other_contours_identical() -> None:
 def test_polygon_with_too_few_points_is_refused() -> None:
     with pytest.raises(ValueError, match="at least 3 points"):
         LabelSet(shape=SHAPE).add_polygon([(0, 0), (5, 5)], 1)
+
+
+def test_without_inner_contours_a_cut_inside_a_contour_makes_no_hole() -> None:
+    """Inner contours off: a delete, erase or slice wholly inside a contour leaves it whole."""
+    labels = LabelSet(shape=SHAPE).add_polygon(square(20, 20, 100, 100), 1)
+    inside = square(45, 45, 70, 70)
+    assert labels.subtract_polygon(inside, inner_contours=False) is labels
+    assert labels.brush([(50, 60), (80, 60)], 6, 1, erase=True, inner_contours=False) is labels
+    assert labels.slice([(40, 60), (80, 60)], 2, inner_contours=False) is labels
+    holed = labels.subtract_polygon(inside)  # with inner contours: the hole the user asked for
+    assert len(holed.contours[0].holes) == 1
+    # A cut through the edge still cuts: a notch, not a hole (scikit-image reference mask).
+    notch = [(90, 50), (130, 50), (130, 70), (90, 70)]
+    cut = labels.subtract_polygon(notch, inner_contours=False)
+    (c,) = cut.contours
+    assert c.holes == ()
+    rr, cc = sk_polygon([p[1] for p in notch], [p[0] for p in notch], SHAPE)
+    removed = np.zeros(SHAPE, bool)
+    removed[rr, cc] = True
+    expected = sk_square_mask(20, 20, 100, 100) & ~removed
+    got = class_mask(cut, 1)
+    assert (got ^ expected).sum() <= 2 * 21  # one boundary column of rasteriser difference at most
+
+
+def test_without_inner_contours_deleting_a_contour_inside_another_fills_its_place() -> None:
+    ring = LabelSet(shape=SHAPE).add_polygon(square(20, 20, 100, 100), 1)
+    nested = ring.add_polygon(square(50, 50, 60, 60), 2)  # takes its pixels from class 1
+    assert len([c for c in nested if c.class_id == 1][0].holes) == 1
+    kept = nested.delete_at(55, 55)
+    assert len(kept) == 1 and len(kept.contours[0].holes) == 1  # inner contours on: the hole stays
+    filled = nested.delete_at(55, 55, inner_contours=False)
+    assert len(filled) == 1 and filled.contours[0].holes == ()
+    np.testing.assert_array_equal(class_mask(filled, 1), sk_square_mask(20, 20, 100, 100))

@@ -4,40 +4,23 @@ trained with ``mia train --arch lightseg`` with no change to mia."""
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from engine_helpers import write_blob_folder
+from example_install import install_example, run_with_site
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "mia-example-architecture"
 
 
 @pytest.fixture(scope="module")
 def example_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("example_architecture")
-    source = root / "src"
-    shutil.copytree(EXAMPLE, source, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
-    target = root / "site"
-    proc = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-         "--no-index", "--target", str(target), str(source)],
-        capture_output=True, text=True, timeout=300,
-    )
-    assert proc.returncode == 0, f"pip could not build {EXAMPLE}:\n{proc.stdout}\n{proc.stderr}"
-    return target
+    return install_example("mia-example-architecture", tmp_path_factory.mktemp("example_architecture"))
 
 
 def _mia(args: list[str], site: Path, timeout: int = 600) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(site), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
-    env.pop("MIA_DISABLE_PLUGINS", None)
-    return subprocess.run([sys.executable, "-m", "mia_core.cli", *args], env=env, capture_output=True,
-                          text=True, timeout=timeout)
+    return run_with_site(["-m", "mia_core.cli", *args], site, timeout)
 
 
 def test_installed_example_architecture_trains_with_mia_train(example_site: Path, tmp_path: Path) -> None:

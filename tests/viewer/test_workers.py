@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 
 import numpy as np
 import tifffile
+from PyQt5 import sip
 from PyQt5.QtCore import Qt
 from PyQt5.QtTest import QTest
 
 import mia_core.images as images
+from mia_core.viewer.progress import ProgressPanel
 from mia_core.viewer.workers import Task, TaskRunner, auto_levels, load_image_job
 
 from viewer_helpers import wait_loaded
@@ -122,3 +125,19 @@ def test_auto_levels_of_8_16_bit_and_float():
     assert auto_levels(sixteen) == (0.0, 65535.0)
     floats = np.array([[[np.nan, 0.5], [np.inf, -1.0]]])
     assert auto_levels(floats) == (-1.0, 0.5)
+
+
+def test_a_task_that_outlives_its_progress_panel_ends_quietly(qtbot):
+    """The panel's C++ side is gone (window closed) when the task's last signals arrive: no error."""
+    panel = ProgressPanel()
+    task = Task(lambda report: 1, "slow job")
+    panel.track(task, delay_ms=0)
+    sip.delete(panel)
+    errors: list[BaseException] = []
+    hook, sys.excepthook = sys.excepthook, lambda t, e, tb: errors.append(e)
+    try:
+        task.signals.progress.emit(1, 2)
+        task.signals.finished.emit(1)
+    finally:
+        sys.excepthook = hook
+    assert errors == []
