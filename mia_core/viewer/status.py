@@ -99,7 +99,7 @@ class StatusBar(QStatusBar):
         self.welcome.setText(text)
         self.welcome.setToolTip(text)
         # always in the bar, zero wide when empty: the bar does not lay out widgets shown later
-        width = min(QFontMetrics(self.welcome.font()).horizontalAdvance(text) + 16, 460) if text else 0
+        width = min(QFontMetrics(self.welcome.font()).horizontalAdvance(text) + 16, 640) if text else 0
         self.welcome.setFixedWidth(width)
         self.reformat()
 
