@@ -97,10 +97,9 @@ class ToolController(QObject):
         tool = self.current
         if tool is None or mode not in tuple(getattr(tool, "modes", ())) or mode == getattr(tool, "mode", None):
             return
-        self._safe(self.current.cancel)  # a polygon half drawn in one mode is not finished in another
-        tool.mode = mode
+        tool.mode = mode  # a polygon in progress stays: it closes in the new mode
         self.modeChanged.emit(mode)
-        self.previewChanged.emit(None)
+        self._emit_preview()
 
     def set_size(self, size: int) -> None:
         """The size slider moved: resize the active tool's brush."""

@@ -26,8 +26,13 @@ def test_status_hint_follows_the_tool_and_its_mode(make_window, mouse_for, image
     assert w.status.message.text().startswith("Polygon (add): click the corners, right-click to close")
     mouse.click(5, 5, Qt.RightButton)  # no polygon open: next mode
     assert w.status.message.text().startswith("Polygon (delete): ")
+    mouse.click(20, 30)
+    mouse.click(20, 90)  # a cut line in progress: the mode button changes what it will do, keeps its points
     qtbot.mouseClick(w.options.modes.buttons()["slice"], Qt.LeftButton)
     assert w.status.message.text().startswith("Polygon (slice): click along a cut line")
+    assert w.tools.current.in_progress
+    mouse.click(20, 100, Qt.RightButton)  # the kept points are cut along, in the new mode
+    assert w.status.message.text() == "Polygon: nothing sliced: the line crosses no contour"
     QTest.keyClick(w, Qt.Key_F5)
     assert w.status.message.text().startswith("Brush (expand): paint to grow")
     QTest.keyClick(w, Qt.Key_F1)
