@@ -73,6 +73,9 @@ class Tool(Protocol):
     ``modes`` lists the tool's modes (first is the default), ``mode`` is the current one.
     ``size`` is the brush/slice size in pixels where the tool has one (else 0).
     ``navigates`` is true for tools (drag) during which the viewer pans and zooms.
+    Optional: ``hints`` maps each mode to what the user does in it (the status bar and the mode
+    buttons show it; without it the app names the tool and mode), and ``status_text()`` says what
+    the tool expects next (shown instead of the hint, e.g. DEXTR's point count).
     """
 
     name: str

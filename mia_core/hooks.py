@@ -46,7 +46,8 @@ def mia_tools() -> list["Tool"]:
 
     Called once when the plugin manager loads.  Each tool receives pointer events in image
     coordinates through :class:`mia_core.api.ToolContext` and edits the label document; the
-    viewer adds one toolbar button per tool (``label``, ``icon``, ``shortcut``).
+    viewer adds one toolbar button per tool (``label``, ``icon``, ``shortcut``) and, where the tool
+    declares ``hints`` (mode -> what to do), shows the active mode's hint in the status bar.
     """
 
 

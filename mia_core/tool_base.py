@@ -3,7 +3,8 @@ helpers several tools use (plugins never import each other, so shared pieces liv
 
 from __future__ import annotations
 
-from typing import Sequence
+from types import MappingProxyType
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -34,22 +35,62 @@ def append_point(points: list[tuple[float, float]], event: PointerEvent) -> None
         points.append(point)
 
 
+#: What the user is told when a finished stroke or polygon changed nothing, by mode.
+NOTHING_CHANGED = {
+    "add": "nothing added: the area already has the active class",
+    "delete": "nothing deleted: no contour under the stroke",
+    "slice": "nothing sliced: the line crosses no contour",
+}
+
+
 def commit_shape(
-    ctx: ToolContext, points: Sequence[tuple[float, float]], mode: str, width: int
+    ctx: ToolContext, points: Sequence[tuple[float, float]], mode: str, width: int, what: str = "Stroke"
 ) -> bool:
-    """Apply a finished stroke or polygon in ``mode``; too few points do nothing (returns False)."""
-    if mode == "slice":
-        if len(points) < 2:
-            return False
-        return bool(ctx.document.slice(np.asarray(points, dtype=np.float64), width))
-    if len(points) < 3:
+    """Apply a finished stroke or polygon in ``mode``; when nothing changes, ``ctx.message`` says why.
+
+    Too few points (under 2 to slice, under 3 otherwise) do nothing and return False.
+    """
+    if mode not in SHAPE_MODES:
+        raise ValueError(f"unknown shape mode {mode!r}; expected one of {', '.join(SHAPE_MODES)}")
+    need = 2 if mode == "slice" else 3
+    if len(points) < need:
+        ctx.message(f"{what}: {len(points)} point(s), at least {need} needed to {mode}; nothing changed")
         return False
-    polygon = np.asarray(points, dtype=np.float64)
-    if mode == "add":
-        return bool(ctx.document.add_polygon(polygon, ctx.active_class))
-    if mode == "delete":
-        return bool(ctx.document.subtract_polygon(polygon))
-    raise ValueError(f"unknown shape mode {mode!r}; expected one of {', '.join(SHAPE_MODES)}")
+    shape = np.asarray(points, dtype=np.float64)
+    if mode == "slice":
+        changed = bool(ctx.document.slice(shape, width))
+    elif mode == "add":
+        changed = bool(ctx.document.add_polygon(shape, ctx.active_class))
+    else:
+        changed = bool(ctx.document.subtract_polygon(shape))
+    if not changed:
+        ctx.message(f"{what}: {NOTHING_CHANGED[mode]}")
+    return changed
+
+
+def short_label(tool: Any) -> str:
+    """A tool's short name: the first word of its label ("Draw (add / delete)" -> "Draw")."""
+    label = str(getattr(tool, "label", "") or getattr(tool, "name", "")).strip()
+    return label.split()[0] if label else str(getattr(tool, "name", "tool"))
+
+
+def tool_hint(tool: Any) -> str:
+    """What the active tool and mode do, for the status bar; works for any :class:`~mia_core.api.Tool`.
+
+    A tool's ``status_text()`` (what it expects next, e.g. DEXTR's point count) comes first, then
+    its ``hints[mode]``; a tool that declares neither is named with its mode.
+    """
+    status_text = getattr(tool, "status_text", None)
+    if callable(status_text):
+        return str(status_text())
+    mode = str(getattr(tool, "mode", "") or "")
+    several = len(getattr(tool, "modes", ())) > 1 and bool(mode)
+    hints = getattr(tool, "hints", None)
+    text = hints.get(mode) if isinstance(hints, Mapping) else None
+    if text:
+        return f"{short_label(tool)}" + (f" ({mode})" if several else "") + f": {text}"
+    label = str(getattr(tool, "label", "") or getattr(tool, "name", "tool"))
+    return f"Tool: {label}" + (f", mode {mode} (right-click on the image for the next mode)" if several else "")
 
 
 def shape_preview(points: np.ndarray, mode: str, width: int) -> Preview:
@@ -65,6 +106,9 @@ class BaseTool:
 
     Subclasses set the class attributes and override ``press``/``move``/``release``; they edit
     ``ctx.document`` and keep their in-progress state (a stroke, a polygon) on the instance.
+    ``hints`` maps each mode to what the user does in it ("click the corners, right-click to
+    close"); the app shows it in the status bar and the mode buttons' tooltips (optional: a tool
+    without hints is shown by its name).
     """
 
     name: str = ""
@@ -73,6 +117,7 @@ class BaseTool:
     icon: str | None = None
     modes: tuple[str, ...] = ("default",)
     navigates: bool = False
+    hints: Mapping[str, str] = MappingProxyType({})
     size: int = 0
     min_size: int = 1
     max_size: int = 200

@@ -15,20 +15,11 @@ from mia_core.viewer.postprocess_window import build_postprocess_menu
 from mia_core.viewer.predict_actions import build_model_menu
 from mia_core.viewer.results_window import open_results
 
-#: Keys that are not menu items, for the help text and docs/app.md.
-KEYS = (
-    ("F1-F7", "select a tool (drag, draw, polygon, assign, brush, delete, DEXTR)"),
-    ("Ctrl+M", "Smart mode on / off (strokes become GrabCut hints)"),
-    ("Space", "switch between the drag tool and the last tool"),
-    ("right click", "tool mode (add / delete / slice; expand / erase); closes a polygon"),
+#: What the mouse does (the Keys dialog lists these beside the keys it reads from the actions).
+MOUSE = (
+    ("right click", "next mode of the tool (add / delete / slice; expand / erase); closes a polygon"),
     ("wheel", "zoom (drag tool) / brush size (brush tool)"),
-    ("PageDown / PageUp", "next / previous image"),
-    (". / ,", "next / previous frame of a stack"),
-    ("0-9", "active class"),
-    ("Ctrl+Z", "undo"),
-    ("Ctrl+Shift+Z, Ctrl+Y", "redo"),
-    ("Ctrl+0", "fit the image to the window"),
-    ("Escape", "drop the stroke, polygon or DEXTR points in progress; cancel a running assistant (Smart mode, DEXTR, Auto-seg)"),
+    ("middle button", "pan, in every tool"),
 )
 
 
@@ -104,17 +95,19 @@ def build_actions(window: "object") -> Actions:
     keys_action = help_menu.addAction("Keys…")
     keys_action.triggered.connect(w.show_keys)
 
-    def key(seq: str | int, slot: Callable[[], object]) -> None:
+    def key(seq: str | int, slot: Callable[[], object], what: str) -> None:
         sc = QShortcut(QKeySequence(seq), w)
         sc.setContext(Qt.WindowShortcut)
+        sc.setWhatsThis(what)  # the Keys dialog reads it
         sc.activated.connect(slot)
 
-    key(Qt.Key_Space, w.tools.toggle_drag)
-    key(Qt.Key_PageDown, lambda: w.image_list.step(1))
-    key(Qt.Key_PageUp, lambda: w.image_list.step(-1))
-    key(Qt.Key_Period, lambda: w.frame_slider.step(1))
-    key(Qt.Key_Comma, lambda: w.frame_slider.step(-1))
-    key(Qt.Key_Escape, lambda: w.autoseg.cancel() or w.escape())
+    key(Qt.Key_Space, w.tools.toggle_drag, "switch between the drag tool and the last tool")
+    key(Qt.Key_PageDown, lambda: w.image_list.step(1), "next image")
+    key(Qt.Key_PageUp, lambda: w.image_list.step(-1), "previous image")
+    key(Qt.Key_Period, lambda: w.frame_slider.step(1), "next frame of a stack")
+    key(Qt.Key_Comma, lambda: w.frame_slider.step(-1), "previous frame of a stack")
+    key(Qt.Key_Escape, lambda: w.autoseg.cancel() or w.escape(),
+        "drop the stroke, polygon or DEXTR points in progress; cancel a running assistant")
     for digit in range(10):
-        key(Qt.Key_0 + digit, lambda d=digit: w.class_panel.set_active(d))
+        key(Qt.Key_0 + digit, lambda d=digit: w.class_panel.set_active(d), "make class 0 … 9 the active class")
     return acts

@@ -71,6 +71,7 @@ class Canvas(pg.GraphicsView):
     """Shows a frame with its contours; converts mouse events to image coordinates."""
 
     hovered = pyqtSignal(float, float)  # image x, y under the pointer
+    left = pyqtSignal()  # the pointer left the canvas: no pixel is under it
     zoomChanged = pyqtSignal(float)  # screen pixels per image pixel
 
     def __init__(self, parent: object | None = None) -> None:
@@ -208,6 +209,11 @@ class Canvas(pg.GraphicsView):
         if self.handler is not None:
             self.handler.move(event)
         ev.accept()
+
+    def leaveEvent(self, ev: object) -> None:
+        """The pointer left the canvas: the position readout must not show the last pixel."""
+        self.left.emit()
+        super().leaveEvent(ev)
 
     def mouseReleaseEvent(self, ev: QMouseEvent) -> None:
         """Releases commit a tool's edit."""

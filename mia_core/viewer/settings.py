@@ -130,6 +130,8 @@ class UserSettings:
     inner_contours: bool = True
     tta: bool = False  # Model > Test-time flips
     path: Path | None = field(default=None, compare=False, repr=False)
+    #: True when no settings file was found: the app's first start for this user (never saved).
+    first_start: bool = field(default=False, compare=False, repr=False)
 
     @classmethod
     def load(cls, path: Path | None = None) -> tuple["UserSettings", str | None]:
@@ -142,6 +144,7 @@ class UserSettings:
             keep_aside(path)
             return settings, str(exc)
         if raw is None:
+            settings.first_start = True
             return settings, None
         if not isinstance(raw, dict):
             keep_aside(path)
@@ -182,6 +185,7 @@ class UserSettings:
         """Write the settings atomically (SettingsError when the folder is not writable)."""
         data = asdict(self)
         data.pop("path")
+        data.pop("first_start")
         data["default_classes"] = [asdict(c) for c in self.default_classes]
         write_json_atomic(self.path or config_dir() / SETTINGS_FILE, data)
 

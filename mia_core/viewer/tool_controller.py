@@ -92,6 +92,15 @@ class ToolController(QObject):
             tool.mode = modes[(modes.index(tool.mode) + 1) % len(modes)]
         self.modeChanged.emit(tool.mode)
 
+    def set_mode(self, mode: str) -> None:
+        """A mode button was clicked: make ``mode`` the active tool's mode (unknown modes are ignored)."""
+        tool = self.current
+        if tool is None or mode not in tuple(getattr(tool, "modes", ())) or mode == getattr(tool, "mode", None):
+            return
+        tool.mode = mode  # a polygon in progress stays: it closes in the new mode
+        self.modeChanged.emit(mode)
+        self._emit_preview()
+
     def set_size(self, size: int) -> None:
         """The size slider moved: resize the active tool's brush."""
         tool = self.current

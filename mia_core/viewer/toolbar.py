@@ -1,25 +1,36 @@
-"""The tool bars: one button per registered tool plugin (label, icon, shortcut), and the active
-tool's mode, its size slider and the "Inner contours" switch."""
+"""The tool bars: one button per registered tool plugin (label, icon, shortcut) with the edit
+actions beside them, and a second row with the active tool's modes (every mode at once, as
+exclusive buttons), its size slider and the "Inner contours" switch.
+
+The second row keeps its geometry when the tool changes: the mode buttons of every tool share one
+stacked widget (as wide as the widest tool's), and the size controls keep their place when hidden.
+"""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Sequence
+from types import SimpleNamespace
+from typing import Any, Mapping, Sequence
 
 from PyQt5.QtCore import QRectF, Qt, pyqtSignal
 from PyQt5.QtGui import QColor, QFont, QFontMetrics, QIcon, QKeySequence, QPainter, QPixmap
 from PyQt5.QtWidgets import (
     QAction,
     QActionGroup,
+    QButtonGroup,
     QCheckBox,
     QHBoxLayout,
     QLabel,
+    QSizePolicy,
     QSlider,
+    QStackedWidget,
     QToolBar,
     QToolButton,
     QWidget,
 )
+
+from mia_core.tool_base import short_label
 
 ICON_SIZE = 24
 
@@ -86,6 +97,7 @@ class ToolBar(QToolBar):
             action = QAction(tool_icon(tool), _short_label(tool), self)
             action.setCheckable(True)
             action.setObjectName(f"tool_{tool.name}")
+            action.setWhatsThis(f"{getattr(tool, 'label', '') or tool.name} tool")
             shortcut = getattr(tool, "shortcut", None)
             tip = getattr(tool, "label", tool.name)
             keys = QKeySequence(shortcut).toString() if shortcut else ""
@@ -93,10 +105,10 @@ class ToolBar(QToolBar):
                 used.add(keys)
                 action.setShortcut(QKeySequence(keys))
                 action.setShortcutContext(Qt.WindowShortcut)
-                tip += f" ({keys})"
+                tip += f" — key {keys}"
             elif keys:
                 tip += f" (its key {keys} is taken by another tool)"
-            action.setToolTip(tip)
+            action.setToolTip(tip + "\n" + _usage(tool))
             action.triggered.connect(lambda _c=False, n=tool.name: self.toolRequested.emit(n))
             self.group.addAction(action)
             self.addAction(action)
@@ -109,22 +121,110 @@ class ToolBar(QToolBar):
             action.setChecked(True)
 
 
-class ToolOptionsBar(QToolBar):
-    """The active tool's mode and size, the Inner contours switch, and the edit actions."""
+def _usage(tool: Any) -> str:
+    """The second tooltip line of a tool: how its modes switch, or what a click does."""
+    modes = tuple(getattr(tool, "modes", ()))
+    if len(modes) > 1:
+        return "Right-click on the image switches the mode: " + " → ".join(modes) + " (or click a mode button)"
+    hints = getattr(tool, "hints", None)
+    text = hints.get(modes[0]) if modes and isinstance(hints, Mapping) else None
+    return str(text or "")
 
-    modeToggleRequested = pyqtSignal()
+
+def mode_tooltip(tool: Any, mode: str) -> str:
+    """A mode button's tooltip: what the mode does and that right-click switches modes."""
+    hints = getattr(tool, "hints", None)
+    text = hints.get(mode) if isinstance(hints, Mapping) else None
+    head = f"{short_label(tool)}, {mode}" + (f": {text}" if text else "")
+    if len(getattr(tool, "modes", ())) > 1:
+        head += "\nRight-click on the image switches to the next mode"
+    return head
+
+
+class ModeButtons(QStackedWidget):
+    """Every mode of the active tool at once, as exclusive checkable buttons (one page per tool).
+
+    A stacked widget is as large as its largest page, so the row does not move when the tool changes.
+    """
+
+    modeRequested = pyqtSignal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("toolModes")
+        self.setSizePolicy(QSizePolicy.Fixed, QSizePolicy.Preferred)
+        self.pages: dict[str, tuple[QWidget, QButtonGroup, dict[str, QToolButton]]] = {}
+        self.current_tool: str | None = None
+
+    def set_tools(self, tools: Sequence[Any]) -> None:
+        """One page of mode buttons per tool (so the widest one reserves the row's space)."""
+        for tool in tools:
+            self._page(tool)
+
+    def _page(self, tool: Any) -> tuple[QWidget, QButtonGroup, dict[str, QToolButton]]:
+        if tool.name in self.pages:
+            return self.pages[tool.name]
+        page = QWidget()
+        layout = QHBoxLayout(page)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        group = QButtonGroup(page)
+        group.setExclusive(True)
+        buttons: dict[str, QToolButton] = {}
+        modes = tuple(getattr(tool, "modes", ()))
+        for mode in modes:
+            button = QToolButton()
+            button.setText(mode)
+            button.setObjectName(f"mode_{mode}")
+            button.setCheckable(True)
+            button.setFocusPolicy(Qt.NoFocus)
+            button.setEnabled(len(modes) > 1)
+            button.setToolTip(mode_tooltip(tool, mode))
+            button.clicked.connect(lambda _c=False, m=mode: self.modeRequested.emit(m))
+            group.addButton(button)
+            layout.addWidget(button)
+            buttons[mode] = button
+        layout.addStretch(1)
+        self.addWidget(page)
+        self.pages[tool.name] = (page, group, buttons)
+        return self.pages[tool.name]
+
+    def show_tool(self, tool: Any) -> None:
+        """Show the tool's modes with its current one checked."""
+        page, _group, _buttons = self._page(tool)
+        self.current_tool = tool.name
+        self.setCurrentWidget(page)
+        self.show_mode(str(getattr(tool, "mode", "")))
+
+    def show_mode(self, mode: str) -> None:
+        """Check the button of ``mode`` (it changes on right-click too)."""
+        button = self.buttons().get(mode)
+        if button is not None:
+            button.setChecked(True)
+
+    def buttons(self) -> dict[str, QToolButton]:
+        """The active tool's mode buttons by mode."""
+        if self.current_tool is None:
+            return {}
+        return self.pages[self.current_tool][2]
+
+    def checked_mode(self) -> str:
+        """The mode whose button is checked ("" when none)."""
+        return next((m for m, b in self.buttons().items() if b.isChecked()), "")
+
+
+class ToolOptionsBar(QToolBar):
+    """The active tool's modes and size, and the Inner contours switch."""
+
+    modeRequested = pyqtSignal(str)
     sizeRequested = pyqtSignal(int)
     innerContoursToggled = pyqtSignal(bool)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("Tool options", parent)
         self.setObjectName("toolOptionsToolbar")
-        self.mode_button = QToolButton()
-        self.mode_button.setObjectName("toolMode")
-        self.mode_button.setToolTip("The tool's mode; right-click on the image (or click here) to change it")
-        self.mode_button.setFocusPolicy(Qt.NoFocus)
-        self.mode_button.setMinimumWidth(110)
-        self.mode_button.clicked.connect(self.modeToggleRequested.emit)
+        self.modes = ModeButtons()
+        self.modes.modeRequested.connect(self.modeRequested.emit)
         self.size_label = QLabel(" Size ")
         self.size_label.setMinimumWidth(QFontMetrics(self.size_label.font()).horizontalAdvance(" Slice width ") + 4)
         self.size_label.setAlignment(Qt.AlignRight | Qt.AlignVCenter)
@@ -152,11 +252,16 @@ class ToolOptionsBar(QToolBar):
         self.inner.setFocusPolicy(Qt.NoFocus)
         self.inner.setToolTip("Off: contours have no holes (every hole of this image is filled at once)")
         self.inner.toggled.connect(self.innerContoursToggled.emit)
-        self.addWidget(self.mode_button)
+        self.size_box.setObjectName("toolSizeBox")
+        self.addWidget(self.modes)
         self.addWidget(self.size_box)
         self.addSeparator()
         self.addWidget(self.inner)
         self.addSeparator()
+
+    def set_tools(self, tools: Sequence[Any]) -> None:
+        """Reserve the mode buttons of every tool (the row is as wide as the widest)."""
+        self.modes.set_tools(tools)
 
     def show_tool(self, tool: Any) -> None:
         """Set up the mode and size controls for the active tool."""
@@ -165,17 +270,17 @@ class ToolOptionsBar(QToolBar):
         self.size_label.setText(f" {name} ")
         self.size_slider.setToolTip(f"{name} in image pixels" + (
             " (mouse wheel: about 10 % a notch)" if getattr(tool, "size_name", "") == "Radius" else ""))
-        self.show_mode(str(getattr(tool, "mode", "")), len(getattr(tool, "modes", ())))
+        self.modes.show_tool(tool)
+        self._show_size_controls()
         lo, hi = int(getattr(tool, "min_size", 1)), int(getattr(tool, "max_size", 200))
         self.size_slider.blockSignals(True)
         self.size_slider.setRange(lo, max(hi, lo))
         self.size_slider.blockSignals(False)
         self.show_size(int(getattr(tool, "size", 0) or 0))
 
-    def show_mode(self, mode: str, count: int = 2) -> None:
+    def show_mode(self, mode: str) -> None:
         """The active tool's mode (it changes on right-click)."""
-        self.mode_button.setText(f"Mode: {mode}" if mode else "")
-        self.mode_button.setEnabled(count > 1)
+        self.modes.show_mode(mode)
         self._show_size_controls()
 
     def _show_size_controls(self) -> None:
@@ -203,8 +308,36 @@ class ToolOptionsBar(QToolBar):
 
 def _short_label(tool: Any) -> str:
     """Button text: the first word of the label ("Draw (add / delete)" -> "Draw")."""
-    label = str(getattr(tool, "label", "") or tool.name).strip()
-    return label.split()[0] if label else tool.name
+    return short_label(tool)
+
+
+#: Glyphs of the edit actions beside the tools (drawn like the tools' icons).
+EDIT_GLYPHS = {"undo": "↶", "redo": "↷", "reset": "⌫", "fit": "⤢", "smart_mode": "✦"}
+#: Their button texts, shorter than the menu texts.
+EDIT_TEXTS = {"reset": "Reset", "fit": "Fit", "smart_mode": "Smart"}
+
+
+class EditToolBar(QToolBar):
+    """Undo, redo, reset, fit and Smart mode beside the tools (the second row has no room left)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__("Edit", parent)
+        self.setObjectName("editToolbar")
+        self.setToolButtonStyle(Qt.ToolButtonTextUnderIcon)
+
+    def set_actions(self, actions: Sequence[QAction]) -> None:
+        """Add the actions, each with a glyph icon, a short text and its keys in the tooltip."""
+        for action in actions:
+            name = action.objectName()
+            if action.icon().isNull():
+                spec = SimpleNamespace(icon=EDIT_GLYPHS.get(name), label=action.text(), name=name)
+                action.setIcon(tool_icon(spec))
+            if name in EDIT_TEXTS:
+                action.setIconText(EDIT_TEXTS[name])
+            keys = ", ".join(s.toString(QKeySequence.NativeText) for s in action.shortcuts())
+            if keys and keys not in action.toolTip():
+                action.setToolTip(f"{action.toolTip() or action.text()} ({keys})")
+            self.addAction(action)
 
 
 def toolbar_order(tools: Sequence[Any]) -> list[Any]:

@@ -31,6 +31,7 @@ from PyQt5.QtWidgets import (
 from mia_core.durations import format_seconds
 from mia_core.engine.checkpoint_files import ModelLoadError
 from mia_core.engine.config import ConfigError
+from mia_core.viewer.gui_text import speak_gui
 from mia_core.viewer.training_plot import TrainingPlot
 from mia_core.viewer.training_resume import resumable, saved_run
 from mia_core.viewer.training_settings import TrainingSettingsForm
@@ -250,8 +251,9 @@ class TrainingWindow(QDialog):
             saved = saved_run(out)
             saved.config.validate()  # e.g. its validation folder is gone: say so before showing it
         except ConfigError as exc:
-            self._show_error(refusal("resume", f"the run's saved {exc}; continue it with "
-                                     f"mia train FOLDER --out MODEL --resume and a corrected option"))
+            self._show_error(refusal("resume", f"the run's saved {exc}; start it again with corrected "
+                                     "settings (tick “Replace the model in this folder”) or choose another "
+                                     "Model folder"))
             return False
         except ModelLoadError as exc:
             self._show_error(refusal("resume", str(exc)))
@@ -348,6 +350,7 @@ class TrainingWindow(QDialog):
         self._set_outcome(text, ERROR_STYLE, details)
 
     def _set_outcome(self, text: str, style: str, details: str = "") -> None:
+        text = speak_gui(text)  # the engine's advice names flags; the window has controls
         self.outcome.setText(text)
         self.outcome.setStyleSheet(style)
         self.outcome.setToolTip(details or text)

@@ -22,7 +22,10 @@ from mia_core.api import ToolContext
 from mia_core.document import LabelDocument
 from mia_core.label_store import LabelStoreError
 from mia_core.labels import LabelSet, all_background
-from mia_core.viewer.actions import KEYS, build_actions
+from mia_core.tool_base import tool_hint
+from mia_core.viewer.actions import build_actions
+from mia_core.viewer.keys_dialog import KeysDialog
+from mia_core.viewer.stack_question import ask_switch_stack_labels
 from mia_core.viewer.assist_control import AssistControl
 from mia_core.viewer.canvas import Canvas
 from mia_core.viewer.class_panel import ClassPanel
@@ -43,9 +46,13 @@ from mia_core.viewer.settings import (
 )
 from mia_core.viewer.status import StatusBar
 from mia_core.viewer.tool_controller import ToolController
-from mia_core.viewer.toolbar import ToolBar, ToolOptionsBar, toolbar_order
+from mia_core.viewer.toolbar import EditToolBar, ToolBar, ToolOptionsBar, toolbar_order
 from mia_core.viewer.loader import FolderScanner, ImageLoader
 from mia_core.viewer.workers import LoadedImage, ScanResult
+
+
+#: Shown in the status bar on the first start (no settings saved yet).
+FIRST_START_HINT = "New here? Press F2, then draw around an object."
 
 
 class MainWindow(QMainWindow):
@@ -98,8 +105,11 @@ class MainWindow(QMainWindow):
         self.toolbar = ToolBar()
         self.toolbar.set_tools(tools)
         self.addToolBar(Qt.TopToolBarArea, self.toolbar)
+        self.edit_bar = EditToolBar(self)  # beside the tools; its actions come with the menus
+        self.addToolBar(Qt.TopToolBarArea, self.edit_bar)
         self.addToolBarBreak(Qt.TopToolBarArea)
         self.options = ToolOptionsBar()
+        self.options.set_tools(tools)
         self.addToolBar(Qt.TopToolBarArea, self.options)
         self.tools = ToolController(tools, self.tool_context, self)
         self.canvas.handler = self.tools
@@ -107,9 +117,10 @@ class MainWindow(QMainWindow):
         self.assist = AssistControl(self)  # Assist menu: Smart mode, DEXTR
         self.autoseg = AutoSegControl(self)  # Assist menu: HED auto-segmentation
         self.actions_ = build_actions(self)
-        for a in (self.actions_.undo, self.actions_.redo, self.actions_.reset, self.actions_.fit):
-            self.options.addAction(a)
-        self.options.addAction(self.assist.smart_action)
+        acts = self.actions_
+        self.edit_bar.set_actions((acts.undo, acts.redo, acts.reset, acts.fit, self.assist.smart_action))
+        self.keys_dialog: KeysDialog | None = None
+        self.status.set_hint(lambda: tool_hint(self.tools.current) if self.tools.current else "")
         self.options.inner.setChecked(self.settings.inner_contours)
 
         self._connect()
@@ -117,6 +128,8 @@ class MainWindow(QMainWindow):
         self._update_history()
         self._restore_layout()
         self.class_panel.set_classes(list(self.settings.default_classes), 1)
+        if self.settings.first_start:
+            self.status.show_welcome(FIRST_START_HINT)
         if settings_warning:
             self.status.error(settings_warning)
         failures = list(getattr(registry, "failures", []))
@@ -138,15 +151,16 @@ class MainWindow(QMainWindow):
     def _connect(self) -> None:
         t, tb = self.tools, self.options
         self.toolbar.toolRequested.connect(t.select)
-        tb.modeToggleRequested.connect(t.toggle_mode)
+        tb.modeRequested.connect(t.set_mode)
         tb.sizeRequested.connect(t.set_size)
         tb.innerContoursToggled.connect(self.set_inner_contours)
         t.toolChanged.connect(self._tool_changed)
-        t.modeChanged.connect(lambda mode: tb.show_mode(mode, len(getattr(t.current, "modes", ()))))
+        t.modeChanged.connect(lambda mode: (tb.show_mode(mode), self.status.show_hint()))
         t.sizeChanged.connect(self._size_changed)
         t.previewChanged.connect(self.canvas.preview.show)
         t.editFailed.connect(self._edit_failed)
         self.canvas.hovered.connect(lambda x, y: self.status.show_pixel(x, y, self.current_frame()))
+        self.canvas.left.connect(lambda: self.status.show_pixel(0, 0, None))
         self.canvas.zoomChanged.connect(self.status.show_zoom)
         self.levels.levelsChanged.connect(lambda lo, hi: self.canvas.set_levels((lo, hi)))
         self.image_list.imageSelected.connect(self.open_image)
@@ -269,10 +283,10 @@ class MainWindow(QMainWindow):
         h, w = loaded.shape
         frames = f", {loaded.frames} frames" if loaded.frames > 1 else ""
         notes = "".join(f"; {note}" for note in loaded.notes)
-        self.status.info(f"{loaded.path.name}: {w}×{h}{frames}, {loaded.data.dtype}{notes}")
         self.setWindowTitle(f"mia — {loaded.path}")
         self.status.show_pixel(0, 0, None)
         self.show_frame(0, fit=True)
+        self.status.info(f"{loaded.path.name}: {w}×{h}{frames}, {loaded.data.dtype}{notes}")
 
     def _clear_image(self) -> None:
         self.image = None
@@ -297,10 +311,16 @@ class MainWindow(QMainWindow):
         self.canvas.set_frame(self.image.data[self.frame], self.levels.levels, fit)
         self.levels.show_values(self.canvas.image_item.image)  # the drawn (memory-bounded) copy
         self._attach_document()
+        if self.status.last_pointer is not None:  # the pointer is over another frame's pixel now
+            self.status.show_pixel(*self.status.last_pointer, self.current_frame())
 
     def set_shared(self, shared: bool) -> None:
         """Per-frame / shared-stack switch for the open stack."""
         if self.image is None:
+            return
+        if not ask_switch_stack_labels(self, self.session, self.image, shared):
+            self.frame_slider.set_stack(self.image.frames, self.frame, not shared)
+            self.status.info("Label files of the stack unchanged")
             return
         self.tools.cancel()
         self.session.set_shared(self.image.path, shared)
@@ -314,6 +334,7 @@ class MainWindow(QMainWindow):
         key = None if self.image.frames == 1 or shared else self.frame
         doc, warning = self.session.document(self.image.path, self.image.shape, key)
         self.document = doc
+        self.status.labels_moved()
         if warning:
             self.status.error(warning)
         self.canvas.contours.show(doc.labels)
@@ -342,6 +363,8 @@ class MainWindow(QMainWindow):
     def _labels_changed(self, doc: LabelDocument, labels: LabelSet) -> None:
         """Every saved change of any document: redraw if it is on screen, update the list."""
         if doc is self.document:
+            self.status.labels_moved()
+            self.status.show_welcome("")
             self.canvas.contours.show(labels)
             self.status.show_saved(str(doc.path))
             self._update_history()
@@ -375,8 +398,9 @@ class MainWindow(QMainWindow):
         box.exec_()
         clicked = box.clickedButton()
         choice = "reload" if clicked is reload else "keep" if clicked is keep else "cancel"
-        if choice == "reload":
-            self.status.info(f"Reloaded {doc.path.name} from disk; Ctrl+Z brings your labels back")
+        if choice == "reload":  # said once the reload has replaced the labels on screen
+            text = f"Reloaded {doc.path.name} from disk; Ctrl+Z brings your labels back"
+            QTimer.singleShot(0, lambda: self.status.info(text))
         elif choice == "cancel":
             self.status.info(f"Change not saved: {doc.path.name} changed on disk")
         return choice
@@ -459,8 +483,9 @@ class MainWindow(QMainWindow):
         self.toolbar.show_tool(name)
         self.options.show_tool(tool)
         self.canvas.setCursor(Qt.OpenHandCursor if getattr(tool, "navigates", False) else Qt.CrossCursor)
-        status_text = getattr(tool, "status_text", None)  # optional: what the tool expects first
-        self.status.info(status_text() if callable(status_text) else f"Tool: {getattr(tool, 'label', name)}")
+        if name != self.tools.drag_tool():  # picking an editing tool is the start the welcome asks for
+            self.status.show_welcome("")
+        self.status.show_hint()
 
     def _size_changed(self, size: int) -> None:
         self.options.show_size(size)
@@ -493,9 +518,9 @@ class MainWindow(QMainWindow):
         self.plugin_dialog.show()
 
     def show_keys(self) -> None:
-        """Help > Keys."""
-        text = "\n".join(f"{k}: {what}" for k, what in KEYS)
-        QMessageBox.information(self, "Keys", text)
+        """Help > Keys: every shortcut of the window, read from its actions (so the list is never stale)."""
+        self.keys_dialog = KeysDialog(self)
+        self.keys_dialog.show()
 
     # --- settings ----------------------------------------------------------------------------
     def _restore_layout(self) -> None:

@@ -17,6 +17,10 @@ class AssignTool(BaseTool):
     shortcut = "F4"
     icon = "⚑"
     modes = ("assign", "object number")
+    hints = {
+        "assign": "click a contour to give it the active class",
+        "object number": "click a contour to give it the object number chosen in Edit > Postprocessing",
+    }
 
     def press(self, ctx: ToolContext, event: PointerEvent) -> None:
         """Left click assigns the active class (or the object number) to the contour under the point."""
@@ -24,12 +28,12 @@ class AssignTool(BaseTool):
             self.toggle_mode()
         elif event.button == "left" and self.mode == "object number":
             number = int(ctx.settings.get("object_number", 0))
-            if number > 0:
-                ctx.document.assign_object(event.x, event.y, number)
-            else:
+            if number <= 0:
                 ctx.message("Choose an object number in Edit > Postprocessing… first")
-        elif event.button == "left":
-            ctx.document.assign_class(event.x, event.y, ctx.active_class)
+            elif not ctx.document.assign_object(event.x, event.y, number):
+                ctx.message("Assign: nothing changed: no contour here, or it already has that number")
+        elif event.button == "left" and not ctx.document.assign_class(event.x, event.y, ctx.active_class):
+            ctx.message("Assign: nothing changed: no contour here, or it already has the active class")
 
 
 @hookimpl

@@ -15,11 +15,12 @@ class DeleteTool(BaseTool):
     shortcut = "F6"
     icon = "✖"
     modes = ("delete",)
+    hints = {"delete": "click a contour to delete it"}
 
     def press(self, ctx: ToolContext, event: PointerEvent) -> None:
         """Left click deletes the contour under the point."""
-        if event.button == "left":
-            ctx.document.delete_at(event.x, event.y)
+        if event.button == "left" and not ctx.document.delete_at(event.x, event.y):
+            ctx.message("Delete: nothing deleted: no contour under the pointer")
 
 
 @hookimpl

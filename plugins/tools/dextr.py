@@ -64,6 +64,7 @@ class DextrTool(BaseTool):
     shortcut = "F7"
     icon = "✥"
     modes = ("points",)
+    hints = {"points": "click the top, left, right and bottom edges of an object; right-click removes the last point"}
 
     def __init__(self) -> None:
         super().__init__()

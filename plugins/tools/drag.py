@@ -15,6 +15,7 @@ class DragTool(BaseTool):
     icon = "✥"
     modes = ("navigate",)
     navigates = True
+    hints = {"navigate": "drag to pan, wheel to zoom; Space goes back to the last tool"}
 
 
 @hookimpl

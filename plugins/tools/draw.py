@@ -19,6 +19,11 @@ class DrawTool(BaseTool):
     shortcut = "F2"
     icon = "✏"
     modes = SHAPE_MODES
+    hints = {
+        "add": "draw around a region and release to add it in the active class",
+        "delete": "draw around what to remove and release",
+        "slice": "draw a line across contours to cut them apart",
+    }
     size = DEFAULT_SLICE_WIDTH
     min_size = 1
     max_size = 50
@@ -48,7 +53,7 @@ class DrawTool(BaseTool):
             return
         stroke, self._stroke = self._stroke, None
         append_point(stroke, event)
-        commit_shape(ctx, stroke, self.mode, self.size)
+        commit_shape(ctx, stroke, self.mode, self.size, "Draw")
 
     def preview(self) -> Preview | None:
         """The stroke so far: the area it encloses (add / delete), or the cut as wide as the slice."""

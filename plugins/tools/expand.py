@@ -20,6 +20,10 @@ class ExpandTool(BaseTool):
     shortcut = "F5"
     icon = "◉"
     modes = ("expand", "erase")
+    hints = {
+        "expand": "paint to grow the active class; the wheel sizes the brush",
+        "erase": "paint to erase labels; the wheel sizes the brush",
+    }
     size = DEFAULT_RADIUS
     min_size = 1
     max_size = 200
@@ -52,12 +56,15 @@ class ExpandTool(BaseTool):
         self._cursor = (float(event.x), float(event.y))
         path, self._path = self._path, None
         append_point(path, event)
-        ctx.document.brush(
+        changed = ctx.document.brush(
             np.asarray(path, dtype=np.float64),
             self.size,
             ctx.active_class,
             erase=self.mode == "erase",
         )
+        if not changed:
+            ctx.message("Brush: nothing erased: no label under the brush" if self.mode == "erase"
+                        else "Brush: nothing added: the area already has the active class")
 
     def wheel(self, ctx: ToolContext, event: PointerEvent) -> bool:
         """The wheel resizes the brush in proportion (about 10 % a notch, clamped) instead of zooming."""

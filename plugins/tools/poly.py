@@ -23,6 +23,11 @@ class PolyTool(BaseTool):
     shortcut = "F3"
     icon = "⬠"
     modes = SHAPE_MODES
+    hints = {
+        "add": "click the corners, right-click to close and add it",
+        "delete": "click the corners of what to remove, right-click to close",
+        "slice": "click along a cut line, right-click to cut the contours it crosses",
+    }
     size = DEFAULT_SLICE_WIDTH
     min_size = 1
     max_size = 50
@@ -47,7 +52,7 @@ class PolyTool(BaseTool):
         elif event.button == "right":
             if self._points:
                 points, self._points = self._points, []
-                commit_shape(ctx, points, self.mode, self.size)
+                commit_shape(ctx, points, self.mode, self.size, "Polygon")
             else:
                 self.toggle_mode()
 

@@ -71,7 +71,7 @@ def test_polygon_close_on_right_click_then_slice_in_two(make_window, mouse_for, 
     mouse = mouse_for(w)
     QTest.keyClick(w, Qt.Key_F3)
     poly = w.tools.current
-    assert poly.name == "poly" and w.options.mode_button.text() == "Mode: add"
+    assert poly.name == "poly" and w.options.modes.checked_mode() == "add"
     path = label_path(image_folder / "a_blobs.png")
     corners = [(20, 20), (100, 20), (100, 80), (20, 80)]
     for x, y in corners:
@@ -79,16 +79,16 @@ def test_polygon_close_on_right_click_then_slice_in_two(make_window, mouse_for, 
     assert not path.exists()  # nothing committed while the polygon is open
     assert w.canvas.preview.line.isVisible()
     mouse.click(60, 90, Qt.RightButton)  # closes the polygon, does not toggle the mode
-    assert w.options.mode_button.text() == "Mode: add"
+    assert w.options.modes.checked_mode() == "add"
     contours = only_contours(path)
     assert len(contours) == 1
     expected = polygon_pixels(corners)
     assert abs(contours[0].pixel_count - expected) <= 0.03 * expected
     # no polygon in progress: right clicks toggle the mode, shown in the tool bar
     mouse.click(60, 90, Qt.RightButton)
-    assert w.options.mode_button.text() == "Mode: delete"
+    assert w.options.modes.checked_mode() == "delete"
     mouse.click(60, 90, Qt.RightButton)
-    assert w.options.mode_button.text() == "Mode: slice" and poly.mode == "slice"
+    assert w.options.modes.checked_mode() == "slice" and poly.mode == "slice"
     mouse.click(60, 5)
     mouse.click(60, 100)
     mouse.click(60, 110, Qt.RightButton)  # commits the slice line
@@ -114,7 +114,7 @@ def test_brush_expand_and_erase_with_wheel_sized_brush(make_window, mouse_for, i
     mouse = mouse_for(w)
     QTest.keyClick(w, Qt.Key_F5)
     brush = w.tools.current
-    assert brush.name == "expand" and w.options.mode_button.text() == "Mode: expand"
+    assert brush.name == "expand" and w.options.modes.checked_mode() == "expand"
     start = brush.size
     zoom = w.canvas.zoom()
     mouse.wheel(80, 60, 3)
@@ -134,7 +134,7 @@ def test_brush_expand_and_erase_with_wheel_sized_brush(make_window, mouse_for, i
     assert abs(painted[0].pixel_count - ref.sum()) <= 0.05 * ref.sum()
     # right click: erase mode; the slider moves the brush size too
     mouse.click(10, 10, Qt.RightButton)
-    assert brush.mode == "erase" and w.options.mode_button.text() == "Mode: erase"
+    assert brush.mode == "erase" and w.options.modes.checked_mode() == "erase"
     w.options.size_slider.setValue(6)
     assert brush.size == 6
     mouse.stroke([(75, 30), (75, 60), (75, 95)])

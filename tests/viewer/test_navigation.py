@@ -10,7 +10,7 @@ from PyQt5.QtTest import QTest
 
 from mia_core.label_store import label_path, load_labels
 
-from viewer_helpers import wait_loaded
+from viewer_helpers import answer_next_question, wait_loaded
 
 
 def test_f_keys_select_tools_and_space_toggles_drag(make_window, image_folder):
@@ -26,7 +26,7 @@ def test_f_keys_select_tools_and_space_toggles_drag(make_window, image_folder):
     QTest.keyClick(w, Qt.Key_F5)
     QTest.keyClick(w, Qt.Key_Space)
     assert w.tools.current.name == "drag" and w.tools.navigates
-    assert w.options.mode_button.text() == "Mode: navigate"
+    assert w.options.modes.checked_mode() == "navigate"
     QTest.keyClick(w, Qt.Key_Space)
     assert w.tools.current.name == "expand"
     assert w.options.size_slider.isEnabled()
@@ -113,8 +113,11 @@ def test_stack_per_frame_and_shared_labels(make_window, mouse_for, image_folder,
     QTest.keyClick(w, Qt.Key_Comma)
     QTest.keyClick(w, Qt.Key_Comma)
     assert w.frame == 0 and w.canvas.contours.classes == {1}
-    # one label file for the whole stack
+    # one label file for the whole stack: it asks first, since the frames' labels would be hidden
+    asked: list[str] = []
+    answer_next_question(qtbot, "Switch", asked)
     w.frame_slider.shared.click()
+    assert asked and "2 frame(s) of c_stack.tif have their own labels" in asked[0]
     assert w.document.path == label_path(tif)
     polygon(70, 10, 100, 30)
     shared = load_labels(label_path(tif))
@@ -148,13 +151,17 @@ def test_drag_tool_pans_and_middle_button_pans_in_any_tool(make_window, mouse_fo
     assert not label_path(image_folder / "a_blobs.png").exists()  # the draw tool got nothing
 
 
-def test_mode_button_toggles_the_mode_like_a_right_click(make_window, image_folder, qtbot):
+def test_mode_buttons_show_every_mode_and_set_it_like_a_right_click(make_window, image_folder, qtbot):
     w = make_window(image_folder)
     QTest.keyClick(w, Qt.Key_F2)
-    qtbot.mouseClick(w.options.mode_button, Qt.LeftButton)
-    assert w.tools.current.mode == "delete" and w.options.mode_button.text() == "Mode: delete"
+    buttons = w.options.modes.buttons()
+    assert list(buttons) == ["add", "delete", "slice"] and all(b.isVisible() for b in buttons.values())
+    qtbot.mouseClick(buttons["slice"], Qt.LeftButton)  # straight to slice, no cycling through delete
+    assert w.tools.current.mode == "slice" and w.options.modes.checked_mode() == "slice"
+    assert [b.isChecked() for b in buttons.values()] == [False, False, True]  # exclusive
     QTest.keyClick(w, Qt.Key_F1)
-    assert not w.options.mode_button.isEnabled()  # drag has one mode
+    (only,) = w.options.modes.buttons().values()
+    assert only.text() == "navigate" and only.isChecked() and not only.isEnabled()  # drag has one mode
 
 
 def test_keys_work_after_clicking_the_lists(make_window, image_folder, qtbot):

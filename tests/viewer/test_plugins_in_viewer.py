@@ -38,7 +38,7 @@ def test_third_party_tool_appears_in_the_toolbar_and_edits(make_window, mouse_fo
     qtbot.mouseClick(button, Qt.LeftButton)
     stamp = w.tools.current
     assert stamp.name == "stamp" and action.isChecked()
-    assert w.options.mode_button.text() == "Mode: add"
+    assert w.options.modes.checked_mode() == "add"
     mouse = mouse_for(w)
     mouse.move(50, 40)
     assert w.canvas.preview.line.isVisible()  # the square it will stamp
@@ -47,7 +47,7 @@ def test_third_party_tool_appears_in_the_toolbar_and_edits(make_window, mouse_fo
     assert square.pixel_count == stamp.size * stamp.size
     assert square.bbox == (46, 36, 55, 45)
     mouse.click(5, 5, Qt.RightButton)  # the tool's own mode switch
-    assert w.options.mode_button.text() == "Mode: remove"
+    assert w.options.modes.checked_mode() == "remove"
     mouse.click(50, 40)
     assert not label_path(image_folder / "a_blobs.png").exists()
     QTest.keyClick(w, Qt.Key_Space)  # Space returns to drag, and back to the third-party tool

@@ -129,6 +129,7 @@ def test_predict_current_image_writes_labels_and_ctrl_z_takes_them_back(make_win
 
     QTest.keyClick(w, Qt.Key_Z, Qt.ControlModifier)
     assert load_labels(target).same_as(drawn) and w.document.labels.same_as(drawn)
+    assert "Ctrl+Z takes the prediction back" not in w.status.message.text()  # that message is stale now
     QTest.keyClick(w, Qt.Key_Y, Qt.ControlModifier)
     assert load_labels(target).same_as(written)
 

@@ -119,3 +119,24 @@ class Mouse:
         event = QWheelEvent(pos, QPointF(self.viewport.mapToGlobal(pos.toPoint())), QPoint(),
                             QPoint(0, 120 * notches), Qt.NoButton, Qt.NoModifier, Qt.NoScrollPhase, False)
         QApplication.sendEvent(self.viewport, event)
+
+
+def answer_next_question(qtbot, button_text: str, seen: list[str] | None = None) -> None:
+    """Once a modal QMessageBox is up, click its button ``button_text`` with the mouse.
+
+    ``seen`` collects "objectName: text" of the box, so a test can check what was asked.
+    """
+    from PyQt5.QtCore import QTimer
+    from PyQt5.QtWidgets import QMessageBox, QPushButton
+
+    def click() -> None:
+        box = QApplication.activeModalWidget()
+        if not isinstance(box, QMessageBox):
+            QTimer.singleShot(20, click)
+            return
+        if seen is not None:
+            seen.append(box.objectName() + ": " + box.text())
+        button = next(b for b in box.findChildren(QPushButton) if b.text().replace("&", "") == button_text)
+        qtbot.mouseClick(button, Qt.LeftButton)
+
+    QTimer.singleShot(0, click)
