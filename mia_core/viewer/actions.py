@@ -26,7 +26,8 @@ KEYS = (
     ("Ctrl+Z", "undo"),
     ("Ctrl+Shift+Z, Ctrl+Y", "redo"),
     ("Ctrl+0", "fit the image to the window"),
-    ("Escape", "drop the stroke, polygon or DEXTR points in progress; cancel a running assistant (Smart mode, DEXTR, Auto-seg)"),
+    ("Escape", "drop the stroke, polygon or DEXTR points in progress; cancel a running assistant "
+     "(Smart mode, DEXTR, Auto-seg) or DEXTR training"),
 )
 
 

@@ -13,6 +13,7 @@ extreme points (:func:`train_dextr`, ``mia dextr train``). A model folder holds 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
@@ -295,8 +296,10 @@ class Sample:
     mask: np.ndarray
 
 
+@functools.lru_cache(maxsize=1)
 def _make_step() -> Callable[..., Any]:
-    """A jitted class-balanced BCE step (the paper's loss) on (B, H, W, 4) inputs, (B, H, W) targets."""
+    """A jitted class-balanced BCE step (the paper's loss) on (B, H, W, 4) inputs, (B, H, W) targets
+    (one per process: a second training of the same network reuses the compiled step)."""
     import jax.numpy as jnp
     import optax
     from flax import nnx
@@ -455,11 +458,14 @@ class DextrAssistant:
 
     def train(self, labelled: Iterable[tuple[np.ndarray, Any]], out: str | Path, steps: int = 2000,
               input_size: int = INPUT_SIZE, width: float = 1.0, batch: int = 4, seed: int = 0,
-              progress: Progress | None = None, registry: Any = None, weights: str | None = "auto") -> DextrConfig:
+              progress: Progress | None = None, registry: Any = None, weights: str | None = "auto",
+              backbone: str = "mobilenetv2", decoder_channels: Sequence[int] | None = None) -> DextrConfig:
         """Train on every contour of (8-bit RGB picture, LabelSet) pairs and save the model to ``out``
         (the encoder starts from ImageNet MobileNetV2 when ``mia weights fetch`` has cached it)."""
         samples = [s for picture, labels in labelled for s in samples_from_labels(picture, labels)]
-        config = DextrConfig(input_size=int(input_size), width=float(width))
+        config = DextrConfig(input_size=int(input_size), width=float(width), backbone=backbone)
+        if decoder_channels is not None:
+            config.decoder_channels = tuple(int(c) for c in decoder_channels)
         _, config = train_dextr(samples, config, steps=steps, batch=batch, seed=seed, registry=registry,
                                 progress=progress, out=out, weights=weights)
         self._cache.clear()
