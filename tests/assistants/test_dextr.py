@@ -75,6 +75,34 @@ def test_input_is_the_padded_crop_with_the_heat_map_channel() -> None:
     assert abs(peak[0] - 32) <= 2 or abs(peak[1] - 32) <= 2
 
 
+def test_crop_leaving_the_image_is_zero_padded_and_the_mask_pasted_back_in_place() -> None:
+    """Points near a corner: the padding stays 50 px on every side (zeros outside the image), the
+    heat-map channel is normalised like a grey pixel, and the crop's mask lands where it belongs."""
+    from mia_plugins.assistants.dextr import HEAT_MEAN, HEAT_STD, padded_crop, segment
+
+    picture = np.full((120, 150, 3), 200, np.uint8)
+    pts = np.array([[20, 5], [5, 20], [35, 20], [20, 35]], float)
+    box = crop_box(pts)
+    assert box == (-45, -45, 86, 86)
+    crop = padded_crop(picture, box)
+    assert crop.shape == (131, 131, 3) and not crop[:45].any() and not crop[:, :45].any() and crop[45:, 45:].all()
+    cfg = DextrConfig(input_size=128)
+    x, _ = make_input(picture, pts, cfg)
+    top = (1 - HEAT_MEAN) / HEAT_STD  # a heat of 1, as a white pixel (the points fall between pixels)
+    assert top - 0.2 < x[..., 3].max() <= top + 1e-5
+    assert x[..., 3].min() == pytest.approx(-HEAT_MEAN / HEAT_STD, abs=1e-3)
+
+    def heat_logits(batch):  # a stand-in network: object where the heat-map is high
+        return (batch[..., 3:4] - (0.5 - HEAT_MEAN) / HEAT_STD) * 10
+
+    mask = segment(heat_logits, cfg, picture, pts)
+    ys, xs = np.nonzero(mask)
+    assert mask.shape == (120, 150)
+    for px, py in pts:  # each point is inside the mask, and nothing is far from a point
+        assert mask[int(py), int(px)]
+    assert np.min(np.hypot(xs[:, None] - pts[None, :, 0], ys[:, None] - pts[None, :, 1]), axis=1).max() < 25
+
+
 @pytest.mark.parametrize(
     ("points", "message"),
     [
