@@ -5,15 +5,21 @@ GrabCut (Smart mode): time per stroke on a 500,000-pixel field of view (target <
 DEXTR: trained by mia on generated shapes (ellipses, blobs, thin curved objects, touching pairs),
 mean IoU per kind on held-out shapes against the GrabCut fallback (box + points as sure
 foreground), and time per click set. Targets: > 0.85 for compact shapes, above the fallback for
-every kind. MIA's settings are the default (512 px input, MobileNetV2 width 1.0, 2000 steps);
-lower them with the options on a busy machine and report what you ran.
+every kind. MIA's settings are the default (512 px input, MobileNetV2 width 1.0 from the ImageNet
+weights when `mia weights fetch mobilenetv2-imagenet` has cached them, 2000 steps); lower them with
+the options on a busy machine and report what you ran. The pictures are fluorescence-like
+(mia_core/shapes.py says exactly what they are: filled objects of similar brightness, touching
+pairs with no edge between them, neighbours, a PSF blur, uneven illumination, a textured
+background, Poisson and read noise); training and held-out pictures come from different seeds,
+and the held-out clicks are jittered by up to 3 px as a user's are.
 
 HED (Auto-seg): the forward pass on a 1024x1024 field of view (first call, which compiles, and the
 mean of the next ones), the whole auto-seg, and its quality on skimage's coins against
 tests/data/coins_reference_labels.png (needs `mia weights fetch hed`).
 
 Run: python benchmarks/bench_assist.py [--part grabcut|dextr|hed|all] [--steps N] [--input-size N]
-     [--width W] [--per-kind N] [--shape-size N] [--batch N]
+     [--width W] [--per-kind N] [--shape-size N] [--batch N] [--weights auto|none|NAME] [--out MODEL]
+     [--model MODEL (evaluate a saved DEXTR model folder instead of training)]
 """
 
 from __future__ import annotations
@@ -86,26 +92,32 @@ def bench_grabcut(repeats: int) -> None:
 
 
 def bench_dextr(args: argparse.Namespace) -> None:
-    from mia_plugins.assistants.dextr import DextrConfig, Sample, jittered_points, segment, train_dextr
+    from mia_plugins.assistants.dextr import DextrConfig, Sample, jittered_points, load_dextr, segment, train_dextr
     from mia_plugins.assistants.grabcut import GrabCutAssistant
 
-    train = [Sample(p, m) for _, p, m in make_set(KINDS, args.per_kind, 1, args.shape_size)]
-    test = make_set(KINDS, max(args.per_kind // 4, 5), 2, args.shape_size)
-    config = DextrConfig(input_size=args.input_size, width=args.width)
-    if args.decoder:
-        config.decoder_channels = tuple(int(c) for c in args.decoder.split(","))
-    print(f"DEXTR: training on {len(train)} generated objects ({args.shape_size} px pictures), input "
-          f"{config.input_size} px, MobileNetV2 width {config.width}, decoder {config.decoder_channels}, "
-          f"{args.steps} steps x batch {args.batch}, from scratch")
-    start = time.perf_counter()
+    test = make_set(KINDS, args.held_out, 2, args.shape_size)
+    if args.model:
+        model, config = load_dextr(args.model)
+        print(f"DEXTR: the model in {args.model} (input {config.input_size} px, width {config.width}, "
+              f"{config.steps} steps, encoder from {config.pretrained or 'scratch'})")
+    else:
+        train = [Sample(p, m) for _, p, m in make_set(KINDS, args.per_kind, 1, args.shape_size)]
+        config = DextrConfig(input_size=args.input_size, width=args.width)
+        if args.decoder:
+            config.decoder_channels = tuple(int(c) for c in args.decoder.split(","))
+        print(f"DEXTR: training on {len(train)} generated objects ({args.shape_size} px pictures), input "
+              f"{config.input_size} px, MobileNetV2 width {config.width}, decoder {config.decoder_channels}, "
+              f"{args.steps} steps x batch {args.batch}, lr {args.lr}, weights {args.weights}")
+        start = time.perf_counter()
 
-    def progress(step: int, steps: int, loss: float) -> None:
-        if step % max(steps // 10, 1) == 0:
-            print(f"  step {step}/{steps} loss {loss:.4f} {time.perf_counter() - start:.0f} s", flush=True)
+        def progress(step: int, steps: int, loss: float) -> None:
+            if step % max(steps // 20, 1) == 0:
+                print(f"  step {step}/{steps} loss {loss:.4f} {time.perf_counter() - start:.0f} s", flush=True)
 
-    model, config = train_dextr(train, config, steps=args.steps, batch=args.batch,
-                                learning_rate=args.lr, progress=progress)
-    print(f"  trained in {time.perf_counter() - start:.0f} s")
+        model, config = train_dextr(train, config, steps=args.steps, batch=args.batch, learning_rate=args.lr,
+                                    progress=progress, weights=args.weights, out=args.out or None)
+        print(f"  trained in {time.perf_counter() - start:.0f} s, encoder from {config.pretrained or 'scratch'}"
+              + (f", saved to {args.out}" if args.out else ""))
     grabcut = GrabCutAssistant()
     rng = np.random.default_rng(7)
     rows: dict[str, tuple[list[float], list[float]]] = {k: ([], []) for k in KINDS}
@@ -118,7 +130,10 @@ def bench_dextr(args: argparse.Namespace) -> None:
         fallback = grabcut.predict(picture, points_hints(pts, mask.shape))
         rows[kind][0].append(iou(ours, mask))
         rows[kind][1].append(iou(fallback, mask))
-    print(f"  held-out mean IoU ({len(test) // len(KINDS)} per kind), DEXTR vs GrabCut fallback:")
+    import os
+
+    load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
+    print(f"  held-out mean IoU ({len(test) // len(KINDS)} per kind), DEXTR vs GrabCut fallback (load {load}):")
     for kind, (ours, fb) in rows.items():
         print(f"    {kind:9s} DEXTR {statistics.mean(ours):.3f}   fallback {statistics.mean(fb):.3f}")
     print(f"  DEXTR per click set: median {statistics.median(times[1:]) * 1000:.0f} ms (first call, compiling: "
@@ -185,7 +200,11 @@ def main() -> None:
     p.add_argument("--decoder", default="", help="decoder widths, e.g. 64,32,16,16,8 (default U-Net's)")
     p.add_argument("--batch", type=int, default=4)
     p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--per-kind", type=int, default=60)
+    p.add_argument("--per-kind", type=int, default=150, help="training objects per kind")
+    p.add_argument("--held-out", type=int, default=20, help="held-out objects per kind")
+    p.add_argument("--weights", default="auto", help="encoder start: auto (ImageNet when cached and width 1), none, a name")
+    p.add_argument("--out", default="", help="save the trained DEXTR model folder here")
+    p.add_argument("--model", default="", help="evaluate this DEXTR model folder instead of training one")
     p.add_argument("--shape-size", type=int, default=160)
     args = p.parse_args()
     if args.part in ("grabcut", "all"):

@@ -23,6 +23,9 @@ from mia_core.viewer.workers import Task, TaskRunner
 log = logging.getLogger(__name__)
 #: Where the app looks for (and Train DEXTR writes) a folder's DEXTR model.
 DEXTR_FOLDER = "DEXTR_model"
+#: Assist > Train DEXTR's settings: MIA's (512 px input, MobileNetV2 width 1.0), 2000 steps.
+TRAIN_DEFAULTS = {"steps": 2000, "input_size": 512, "width": 1.0, "backbone": "mobilenetv2"}
+TRAIN_SHORTCUT = "Ctrl+Shift+D"
 #: Pause after the view stops moving before Smart mode re-evaluates it with frozen models.
 VIEW_SETTLE_MS = 400
 
@@ -41,6 +44,8 @@ class AssistControl(QObject):
         self.runner = TaskRunner(threads=1, parent=self)
         self.train_runner = TaskRunner(threads=1, parent=self)
         self.task: Task | None = None
+        self.train_task: Task | None = None
+        self.train_options: dict[str, Any] = dict(TRAIN_DEFAULTS)
         self._generation = 0
         self._last_view: tuple[int, int, int, int] | None = None
         self.dextr_model: Path | None = None
@@ -55,8 +60,12 @@ class AssistControl(QObject):
         window.addAction(self.smart_action)
         self.train_action = QAction("Train DEXTR on this folder…", window)
         self.train_action.setObjectName("train_dextr")
+        self.train_action.setShortcut(TRAIN_SHORTCUT)
+        self.train_action.setToolTip(f"Train DEXTR ({TRAIN_SHORTCUT}) on the contours of this folder, in the "
+                                     "background; Escape cancels")
         self.train_action.setEnabled("dextr" in self.assistants)
         self.train_action.triggered.connect(lambda _c=False: self.train_dextr())
+        window.addAction(self.train_action)
         self.choose_action = QAction("DEXTR model…", window)
         self.choose_action.setObjectName("choose_dextr")
         self.choose_action.triggered.connect(lambda _c=False: self.choose_dextr_model())
@@ -229,14 +238,19 @@ class AssistControl(QObject):
         self.dextr_model = Path(folder)
         self.w.status.info(f"DEXTR model: {self.dextr_model}")
 
-    def train_dextr(self, steps: int = 2000, input_size: int = 512, width: float = 1.0) -> Task | None:
-        """Assist > Train DEXTR: train on this folder's contours in a worker, save to FOLDER/DEXTR_model."""
+    def train_dextr(self, **options: Any) -> Task | None:
+        """Assist > Train DEXTR: train on this folder's contours in a worker (progress in the status
+        bar, Escape cancels), save to FOLDER/DEXTR_model; ``options`` override :attr:`train_options`."""
         dextr = self.assistants.get("dextr")
         if dextr is None or self.w.folder is None:
             self.w.status.error("Train DEXTR: open a folder of labelled images first")
             return None
+        if self.train_task is not None:
+            self.w.status.info("DEXTR is already training (Escape cancels it)")
+            return None
         from mia_core.assist import labelled_pictures
 
+        settings = {**self.train_options, **options}
         folder = self.w.folder
         out = folder / DEXTR_FOLDER
         registry = self.w.registry
@@ -245,14 +259,33 @@ class AssistControl(QObject):
             labelled, _skipped = labelled_pictures([folder])
             if not any(c.class_id != 0 for _, labels in labelled for c in labels):
                 raise AssistantError("Train DEXTR: no labelled objects in this folder; label some objects first")
-            dextr.train(labelled, out, steps=steps, input_size=input_size, width=width,
-                        progress=lambda i, n, _loss: report(i, n), registry=registry)
+            dextr.train(labelled, out, progress=lambda i, n, _loss: report(i, n), registry=registry, **settings)
             return str(out)
 
         task = Task(job, "Training DEXTR…")
         task.signals.finished.connect(lambda path: self.w.status.info(f"DEXTR model saved to {path}; the DEXTR tool uses it now"))
         task.signals.failed.connect(lambda msg, _tb: self.w.status.error(f"Train DEXTR failed: {msg}"))
         task.signals.cancelled.connect(lambda: self.w.status.info("DEXTR training cancelled; nothing saved"))
+        task.signals.ended.connect(lambda _t: self._training_ended(task))
+        self.train_task = task
         self.w.status.progress.track(task, delay_ms=0)
+        self.w.status.info(f"Training DEXTR on the contours of {folder.name} ({settings['steps']} steps); Escape cancels")
         self.train_runner.start(task)
         return task
+
+    def _training_ended(self, task: Task) -> None:
+        if self.train_task is task:
+            self.train_task = None
+
+    @property
+    def training(self) -> bool:
+        """True while DEXTR trains."""
+        return self.train_task is not None
+
+    def cancel_training(self) -> bool:
+        """Escape while DEXTR trains: stop at the next step, save nothing."""
+        if self.train_task is None or self.train_task.is_cancelled:
+            return False
+        self.train_task.cancel()
+        self.w.status.info("Cancelling DEXTR training…")
+        return True

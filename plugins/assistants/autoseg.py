@@ -13,18 +13,25 @@ app turns it into contours of the active class inside the field of view.  Hints:
 
 Closed edges are found on the thinned edge mask (its skeleton), so an object's outline runs
 along the middle of the edge band, where the boundary is.
+
+A field of view too large for the memory HED needs is handled as MIA does: when the forward pass
+runs out of memory, it is tried again on the input shrunk to 0.9 of its width and height, again
+and again until it fits (below 100 pixels it gives up), and the edge map is scaled back to the
+field of view.
 """
 
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
 from mia_core.hooks import hookimpl
 
 DEFAULT_WEIGHTS = "hed"
+SHRINK = 0.9  # MIA's factor per retry
+MIN_PIXELS = 100  # MIA's floor: below it the retries stop
 
 
 class AutoSegAssistant:
@@ -48,7 +55,8 @@ class AutoSegAssistant:
         prepared = hed.hed_input(image, hints.get("levels"))
         if not np.ptp(prepared.reshape(-1, 3), axis=0).any():
             raise ValueError("the field of view is uniform (constant intensity): there are no edges to find")
-        return hed.edge_map(self._model(hints.get("weights", DEFAULT_WEIGHTS)), prepared)
+        model = self._model(hints.get("weights", DEFAULT_WEIGHTS))
+        return shrinking_forward(lambda x: hed.edge_map(model, x), prepared)
 
     def predict(self, image: np.ndarray, hints: dict[str, Any], session: Any = None) -> np.ndarray:
         """Boolean mask (H, W) of the objects bounded by HED's closed edges."""
@@ -71,6 +79,36 @@ class AutoSegAssistant:
                 flat = {k.replace(".", "/"): np.asarray(v) for k, v in arrays["arrays"].items()}
                 self._models = {key: hed.hed_from_arrays(flat, tuple(arrays["widths"]), source=str(path))}
             return self._models[key]
+
+
+def out_of_memory(exc: BaseException) -> bool:
+    """True for the errors a forward pass raises when its input does not fit in memory."""
+    text = str(exc)
+    return isinstance(exc, MemoryError) or "RESOURCE_EXHAUSTED" in text or "out of memory" in text.lower()
+
+
+def shrinking_forward(forward: Callable[[np.ndarray], np.ndarray], prepared: np.ndarray) -> np.ndarray:
+    """``forward(prepared)``; when it runs out of memory, again on the input shrunk by
+    :data:`SHRINK` until it fits (MIA's retry), the edge map scaled back to the input's size."""
+    import cv2
+
+    h, w = prepared.shape[:2]
+    x = prepared
+    while True:
+        try:
+            edges = np.asarray(forward(x), np.float32)
+            break
+        except Exception as exc:  # noqa: BLE001 - only memory errors are retried, the rest re-raised
+            if not out_of_memory(exc):
+                raise
+            ch, cw = x.shape[:2]
+            if ch * cw < MIN_PIXELS:
+                raise MemoryError(f"auto-seg ran out of memory even on a {cw}x{ch} copy of the {w}x{h} field of view; "
+                                  "close other programs or zoom in") from exc
+            x = cv2.resize(x, (max(int(cw * SHRINK), 1), max(int(ch * SHRINK), 1)), interpolation=cv2.INTER_AREA)
+    if edges.shape != (h, w):
+        edges = cv2.resize(edges, (w, h), interpolation=cv2.INTER_LINEAR)
+    return edges
 
 
 def edge_threshold(edges: np.ndarray, threshold: float | None = None) -> float:

@@ -1,8 +1,10 @@
 """DEXTR (Maninis et al. 2018): the object from its 4 extreme points, as MIA does it.
 
-The crop around the points (50 px padding) is resized to the model's input size; a Gaussian
-heat-map (sigma 10 at 512 px) of the points is the fourth input channel; an encoder-decoder from
-the registry (MobileNetV2 + U-Net) gives one logit per pixel; sigmoid, threshold 0.8. No DEXTR
+The crop around the points (50 px padding, zero-padded where it leaves the image, so an object
+always fills the same share of the crop) is resized to the model's input size; a Gaussian
+heat-map (sigma 10 at 512 px) of the points, normalised like the colour channels, is the fourth
+input channel; an encoder-decoder from the registry (MobileNetV2 + U-Net) gives one logit per
+pixel; sigmoid, threshold 0.8, the crop's mask pasted back into the image. No DEXTR
 weights exist offline, so mia trains DEXTR on the user's own contours with simulated, jittered
 extreme points (:func:`train_dextr`, ``mia dextr train``). A model folder holds ``dextr.json`` and
 ``weights.msgpack`` (flax msgpack, never pickle).
@@ -11,6 +13,7 @@ extreme points (:func:`train_dextr`, ``mia dextr train``). A model folder holds 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
@@ -29,10 +32,11 @@ THRESHOLD = 0.8
 CONFIG_FILE = "dextr.json"
 WEIGHTS_FILE = "weights.msgpack"
 FORMAT = "mia-dextr"
-VERSION = 1
+VERSION = 2  # 2: zero-padded crops and a normalised heat-map channel (version 1 inputs differ)
 #: ImageNet mean/std of the RGB channels (the encoder's convention).
 MEAN = np.array([0.485, 0.456, 0.406], np.float32)
 STD = np.array([0.229, 0.224, 0.225], np.float32)
+HEAT_MEAN, HEAT_STD = float(MEAN.mean()), float(STD.mean())
 
 Progress = Callable[[int, int, float], None]
 
@@ -90,14 +94,25 @@ def check_points(points: Any, shape: tuple[int, int]) -> np.ndarray:
     return pts
 
 
-def crop_box(points: np.ndarray, shape: tuple[int, int], padding: int = PADDING) -> tuple[int, int, int, int]:
-    """(x0, y0, x1, y1) around the points with ``padding`` pixels, clipped to the image."""
-    h, w = shape
-    x0 = max(int(np.floor(points[:, 0].min())) - padding, 0)
-    y0 = max(int(np.floor(points[:, 1].min())) - padding, 0)
-    x1 = min(int(np.ceil(points[:, 0].max())) + padding + 1, w)
-    y1 = min(int(np.ceil(points[:, 1].max())) + padding + 1, h)
+def crop_box(points: np.ndarray, padding: int = PADDING) -> tuple[int, int, int, int]:
+    """(x0, y0, x1, y1) around the points with ``padding`` pixels; it may leave the image (the
+    crop is zero-padded there, as DEXTR does, so the padding is the same on every side)."""
+    x0 = int(np.floor(points[:, 0].min())) - padding
+    y0 = int(np.floor(points[:, 1].min())) - padding
+    x1 = int(np.ceil(points[:, 0].max())) + padding + 1
+    y1 = int(np.ceil(points[:, 1].max())) + padding + 1
     return x0, y0, x1, y1
+
+
+def padded_crop(array: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+    """``array[y0:y1, x0:x1]`` with zeros where the box leaves the array."""
+    x0, y0, x1, y1 = box
+    h, w = array.shape[:2]
+    out = np.zeros((y1 - y0, x1 - x0) + array.shape[2:], array.dtype)
+    sx0, sy0, sx1, sy1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
+    if sx1 > sx0 and sy1 > sy0:
+        out[sy0 - y0:sy1 - y0, sx0 - x0:sx1 - x0] = array[sy0:sy1, sx0:sx1]
+    return out
 
 
 def heat_map(points: np.ndarray, size: int, sigma: float) -> np.ndarray:
@@ -111,13 +126,15 @@ def heat_map(points: np.ndarray, size: int, sigma: float) -> np.ndarray:
 
 def make_input(picture: np.ndarray, points: np.ndarray, config: DextrConfig) -> tuple[np.ndarray, tuple[int, int, int, int]]:
     """(size, size, 4) network input of an 8-bit RGB picture and the crop box it came from."""
-    box = crop_box(points, picture.shape[:2], config.padding)
+    box = crop_box(points, config.padding)
     x0, y0, x1, y1 = box
     size = config.input_size
-    crop = cv2.resize(picture[y0:y1, x0:x1], (size, size), interpolation=cv2.INTER_LINEAR)
+    crop = cv2.resize(padded_crop(picture, box), (size, size), interpolation=cv2.INTER_AREA)
     rgb = (crop.astype(np.float32) / 255.0 - MEAN) / STD
     local = (points - (x0, y0)) * (size / (x1 - x0), size / (y1 - y0))
     heat = heat_map(local, size, config.heat_sigma)
+    # normalised like a grey pixel of the same value, as DEXTR scales the heat-map to the image's range
+    heat = (heat - HEAT_MEAN) / HEAT_STD
     return np.concatenate([rgb, heat[..., None]], axis=2), box
 
 
@@ -217,6 +234,8 @@ def read_config(folder: str | Path) -> DextrConfig:
             raise ValueError(f"format is {data.get('format')!r}, not {FORMAT!r}")
         if int(data.get("version", 0)) > VERSION:
             raise ValueError(f"written by a newer mia (version {data.get('version')})")
+        if int(data.get("version", 0)) < VERSION:
+            raise ValueError(f"written by an earlier mia (version {data.get('version')}) whose inputs differ")
         names = {f.name for f in dataclasses.fields(DextrConfig)}
         config = DextrConfig(**{k: v for k, v in data.items() if k in names})
         config.decoder_channels = tuple(int(c) for c in config.decoder_channels)
@@ -261,8 +280,10 @@ def segment(model: Any, config: DextrConfig, picture: np.ndarray, points: np.nda
     prob = _forward(model, x[None])[0]
     x0, y0, x1, y1 = box
     prob = cv2.resize(prob, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
-    out = np.zeros(picture.shape[:2], bool)
-    out[y0:y1, x0:x1] = prob > config.threshold
+    h, w = picture.shape[:2]
+    out = np.zeros((h, w), bool)
+    sx0, sy0, sx1, sy1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
+    out[sy0:sy1, sx0:sx1] = prob[sy0 - y0:sy1 - y0, sx0 - x0:sx1 - x0] > config.threshold
     return out
 
 
@@ -275,8 +296,10 @@ class Sample:
     mask: np.ndarray
 
 
+@functools.lru_cache(maxsize=1)
 def _make_step() -> Callable[..., Any]:
-    """A jitted class-balanced BCE step (the paper's loss) on (B, H, W, 4) inputs, (B, H, W) targets."""
+    """A jitted class-balanced BCE step (the paper's loss) on (B, H, W, 4) inputs, (B, H, W) targets
+    (one per process: a second training of the same network reuses the compiled step)."""
     import jax.numpy as jnp
     import optax
     from flax import nnx
@@ -308,20 +331,46 @@ def _make_step() -> Callable[..., Any]:
     return step
 
 
+def augment(picture: np.ndarray, mask: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """A random flip / quarter turn, a scale of 0.75-1.25 (the paper's) and a contrast and gamma
+    change of the picture: what differs between the user's objects and the next ones."""
+    if rng.random() < 0.5:
+        picture, mask = picture[:, ::-1], mask[:, ::-1]
+    if rng.random() < 0.5:
+        picture, mask = picture[::-1], mask[::-1]
+    turns = int(rng.integers(0, 4))
+    picture, mask = np.rot90(picture, turns), np.rot90(mask, turns)
+    picture, mask = np.ascontiguousarray(picture), np.ascontiguousarray(mask)
+    scale = float(rng.uniform(0.75, 1.25))
+    h, w = mask.shape
+    size = (max(int(round(w * scale)), 8), max(int(round(h * scale)), 8))
+    scaled = cv2.resize(mask.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0
+    if scaled.any():  # (a sliver could vanish when shrunk: then it keeps its size)
+        picture, mask = cv2.resize(picture, size, interpolation=cv2.INTER_LINEAR), scaled
+    return augment_intensity(picture, rng), mask
+
+
+def augment_intensity(picture: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The picture with a random gamma (0.7-1.4) and contrast (0.8-1.2), as 8-bit."""
+    x = picture.astype(np.float32) / 255.0
+    x = np.clip(x, 0, 1) ** float(rng.uniform(0.7, 1.4))
+    x = (x - 0.5) * float(rng.uniform(0.8, 1.2)) + 0.5 + float(rng.uniform(-0.08, 0.08))
+    return (np.clip(x, 0, 1) * 255).astype(np.uint8)
+
+
 def training_batch(samples: Sequence[Sample], config: DextrConfig, rng: np.random.Generator,
                    batch: int, jitter: float = 5.0) -> tuple[np.ndarray, np.ndarray]:
-    """Inputs and targets for one step: random objects, jittered extreme points, random flips."""
+    """Inputs and targets for one step: random objects, augmented (:func:`augment`), with
+    jittered extreme points (the paper's 5 px) and the padding used at prediction time."""
     xs, ys = [], []
     size = config.input_size
     for i in rng.integers(0, len(samples), batch):
         s = samples[int(i)]
-        picture, mask = s.picture, s.mask
-        if rng.random() < 0.5:
-            picture, mask = picture[:, ::-1], mask[:, ::-1]
+        picture, mask = augment(s.picture, s.mask, rng)
         pts = jittered_points(mask, rng, jitter)
-        pad = int(rng.integers(max(config.padding // 2, 1), config.padding + 1))
-        x, (x0, y0, x1, y1) = make_input(np.ascontiguousarray(picture), pts, dataclasses.replace(config, padding=pad))
-        y = cv2.resize(mask[y0:y1, x0:x1].astype(np.uint8), (size, size), interpolation=cv2.INTER_NEAREST)
+        x, box = make_input(picture, pts, config)
+        crop = padded_crop(mask.astype(np.uint8), box)
+        y = cv2.resize(crop, (size, size), interpolation=cv2.INTER_NEAREST)
         xs.append(x)
         ys.append(y.astype(np.float32))
     return np.stack(xs), np.stack(ys)
@@ -345,7 +394,9 @@ def train_dextr(samples: Sequence[Sample], config: DextrConfig | None = None, st
     config = dataclasses.replace(config or DextrConfig())
     model = build_network(config, registry, seed)
     config.pretrained = pretrained_encoder(model, config, weights, registry)
-    schedule = optax.cosine_decay_schedule(learning_rate, max(steps, 1), alpha=0.05)
+    # a short warm-up (Adam's first steps on a fresh decoder are wild), then cosine decay
+    schedule = optax.warmup_cosine_decay_schedule(learning_rate / 10, learning_rate, max(steps // 20, 1),
+                                                  max(steps, 2), end_value=learning_rate / 50)
     optimizer = nnx.Optimizer(model, optax.adam(schedule), wrt=nnx.Param)
     step_fn = _make_step()
     rng = np.random.default_rng(seed)
@@ -407,11 +458,14 @@ class DextrAssistant:
 
     def train(self, labelled: Iterable[tuple[np.ndarray, Any]], out: str | Path, steps: int = 2000,
               input_size: int = INPUT_SIZE, width: float = 1.0, batch: int = 4, seed: int = 0,
-              progress: Progress | None = None, registry: Any = None, weights: str | None = "auto") -> DextrConfig:
+              progress: Progress | None = None, registry: Any = None, weights: str | None = "auto",
+              backbone: str = "mobilenetv2", decoder_channels: Sequence[int] | None = None) -> DextrConfig:
         """Train on every contour of (8-bit RGB picture, LabelSet) pairs and save the model to ``out``
         (the encoder starts from ImageNet MobileNetV2 when ``mia weights fetch`` has cached it)."""
         samples = [s for picture, labels in labelled for s in samples_from_labels(picture, labels)]
-        config = DextrConfig(input_size=int(input_size), width=float(width))
+        config = DextrConfig(input_size=int(input_size), width=float(width), backbone=backbone)
+        if decoder_channels is not None:
+            config.decoder_channels = tuple(int(c) for c in decoder_channels)
         _, config = train_dextr(samples, config, steps=steps, batch=batch, seed=seed, registry=registry,
                                 progress=progress, out=out, weights=weights)
         self._cache.clear()

@@ -68,11 +68,39 @@ def test_heat_map_is_a_gaussian_of_sigma_10_at_512() -> None:
 def test_input_is_the_padded_crop_with_the_heat_map_channel() -> None:
     picture = np.zeros((300, 400, 3), np.uint8)
     pts = np.array([[200, 100], [150, 150], [250, 150], [200, 200]], float)
-    assert crop_box(pts, (300, 400)) == (100, 50, 301, 251)
+    assert crop_box(pts) == (100, 50, 301, 251)
     x, box = make_input(picture, pts, DextrConfig(input_size=128))
     assert x.shape == (128, 128, 4) and box == (100, 50, 301, 251)
     peak = np.unravel_index(np.argmax(x[..., 3]), (128, 128))
     assert abs(peak[0] - 32) <= 2 or abs(peak[1] - 32) <= 2
+
+
+def test_crop_leaving_the_image_is_zero_padded_and_the_mask_pasted_back_in_place() -> None:
+    """Points near a corner: the padding stays 50 px on every side (zeros outside the image), the
+    heat-map channel is normalised like a grey pixel, and the crop's mask lands where it belongs."""
+    from mia_plugins.assistants.dextr import HEAT_MEAN, HEAT_STD, padded_crop, segment
+
+    picture = np.full((120, 150, 3), 200, np.uint8)
+    pts = np.array([[20, 5], [5, 20], [35, 20], [20, 35]], float)
+    box = crop_box(pts)
+    assert box == (-45, -45, 86, 86)
+    crop = padded_crop(picture, box)
+    assert crop.shape == (131, 131, 3) and not crop[:45].any() and not crop[:, :45].any() and crop[45:, 45:].all()
+    cfg = DextrConfig(input_size=128)
+    x, _ = make_input(picture, pts, cfg)
+    top = (1 - HEAT_MEAN) / HEAT_STD  # a heat of 1, as a white pixel (the points fall between pixels)
+    assert top - 0.2 < x[..., 3].max() <= top + 1e-5
+    assert x[..., 3].min() == pytest.approx(-HEAT_MEAN / HEAT_STD, abs=1e-3)
+
+    def heat_logits(batch):  # a stand-in network: object where the heat-map is high
+        return (batch[..., 3:4] - (0.5 - HEAT_MEAN) / HEAT_STD) * 10
+
+    mask = segment(heat_logits, cfg, picture, pts)
+    ys, xs = np.nonzero(mask)
+    assert mask.shape == (120, 150)
+    for px, py in pts:  # each point is inside the mask, and nothing is far from a point
+        assert mask[int(py), int(px)]
+    assert np.min(np.hypot(xs[:, None] - pts[None, :, 0], ys[:, None] - pts[None, :, 1]), axis=1).max() < 25
 
 
 @pytest.mark.parametrize(
@@ -182,29 +210,41 @@ def test_tool_on_a_constant_image_says_so(tmp_path: Path) -> None:
     assert "contrast" in messages[-1] and doc.labels.is_empty
 
 
-# --- a small trained DEXTR learns the shapes ------------------------------------------------------
-@pytest.mark.slow  # 150 training steps: about a minute on an idle 2-core machine, several when it is busy
-def test_small_trained_dextr_segments_held_out_shapes(tmp_path: Path) -> None:
-    """Trained on generated objects, a tiny DEXTR segments new ones from their extreme points far
-    better than the same network untrained, and close to the GrabCut fallback (printed)."""
+# --- a small trained DEXTR beats its GrabCut fallback ---------------------------------------------
+#: Small enough to compile and train in about a minute on 2 busy cores: the plain encoder, 64 px input.
+SMALL = DextrConfig(input_size=64, backbone="plain", width=0.5, decoder_channels=(32, 16, 16, 8, 8), padding=10)
+
+
+def test_small_trained_dextr_beats_the_grabcut_fallback_on_held_out_shapes(tmp_path: Path) -> None:
+    """Trained for 120 steps on generated fluorescence-like objects (mia_core.shapes), a small DEXTR
+    segments new ones (another seed, clicks jittered as a user's) better than the GrabCut
+    fallback from the same points: on blobs, thin curved objects and touching pairs of similar
+    brightness. (Ellipses are left to bench_assist: at this size both are near 0.9.)"""
     from mia_plugins.assistants.dextr import build_network, segment
 
-    train = [Sample(p, m) for _, p, m in make_set(KINDS, 30, 1, 96)]
-    test = [t for t in make_set(KINDS, 4, 2, 96) if t[0] in ("ellipse", "blob")]
-    train_dextr(train, TINY, steps=150, batch=4, learning_rate=3e-3, out=tmp_path / "dextr")
+    kinds = ("blob", "thin", "touching")
+    train = [Sample(p, m) for _, p, m in make_set(KINDS, 40, 1, 80)]
+    test = make_set(kinds, 6, 2, 80)
+    train_dextr(train, SMALL, steps=120, batch=8, learning_rate=3e-3, seed=0, out=tmp_path / "dextr")
     assistant = DextrAssistant()
-    untrained = build_network(TINY, seed=1)
+    untrained = build_network(SMALL, seed=1)
     untrained.eval()
     grabcut = GrabCutAssistant()
-    ours, fresh, fallback = [], [], []
-    for _, picture, mask in test:
-        pts = extreme_points(mask)
-        ours.append(iou(assistant.predict(picture, {"points": pts, "model": tmp_path / "dextr"}), mask))
-        fresh.append(iou(segment(untrained, TINY, picture, pts), mask))
-        fallback.append(iou(grabcut.predict(picture, points_hints(pts, mask.shape)), mask))
-    print(f"compact shapes: DEXTR {np.mean(ours):.3f}, untrained {np.mean(fresh):.3f}, GrabCut fallback {np.mean(fallback):.3f}")
-    assert np.mean(ours) > 0.8
-    assert np.mean(ours) > np.mean(fresh) + 0.3
+    rng = np.random.default_rng(7)
+    ours: dict[str, list[float]] = {k: [] for k in kinds}
+    fallback: dict[str, list[float]] = {k: [] for k in kinds}
+    fresh = []
+    for kind, picture, mask in test:
+        pts = jittered_points(mask, rng, jitter=2.0)
+        ours[kind].append(iou(assistant.predict(picture, {"points": pts, "model": tmp_path / "dextr"}), mask))
+        fallback[kind].append(iou(grabcut.predict(picture, points_hints(pts, mask.shape)), mask))
+        fresh.append(iou(segment(untrained, SMALL, picture, pts), mask))
+    table = {k: (round(float(np.mean(ours[k])), 3), round(float(np.mean(fallback[k])), 3)) for k in kinds}
+    print(f"held-out IoU, DEXTR vs GrabCut fallback: {table}; untrained DEXTR {np.mean(fresh):.3f}")
+    for kind, (dextr, grab) in table.items():
+        assert dextr > grab + 0.05, (kind, table)
+    assert np.mean([d for d, _ in table.values()]) > np.mean([g for _, g in table.values()]) + 0.15
+    assert np.mean([d for d, _ in table.values()]) > np.mean(fresh) + 0.3
 
 
 def test_named_weights_that_are_not_cached_say_how_to_fetch(tmp_path: Path, monkeypatch) -> None:

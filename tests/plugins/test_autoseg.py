@@ -62,3 +62,55 @@ def test_missing_weights_say_how_to_fetch_them(tmp_path, monkeypatch):
 def test_a_constant_field_of_view_is_refused(image):
     with pytest.raises(ValueError, match="uniform"):
         AutoSegAssistant().edge_map(image, {})
+
+
+def _patched(monkeypatch, fits_below: int, tried: list[tuple[int, int]]):
+    """The assistant with a stand-in HED that runs out of memory above ``fits_below`` pixels and
+    otherwise returns a ramp (x / width) of the input's size."""
+    from mia_core.engine import hed
+
+    def forward(model, x):
+        tried.append(x.shape[:2])
+        if x.shape[0] * x.shape[1] > fits_below:
+            raise RuntimeError("RESOURCE_EXHAUSTED: Out of memory while trying to allocate 1.2GiB")
+        return np.tile(np.linspace(0, 1, x.shape[1], dtype=np.float32), (x.shape[0], 1))
+
+    monkeypatch.setattr(hed, "edge_map", forward)
+    assistant = AutoSegAssistant()
+    monkeypatch.setattr(assistant, "_model", lambda name: object())
+    return assistant
+
+
+def test_out_of_memory_retries_on_a_copy_shrunk_by_09_as_mia_does(monkeypatch):
+    tried: list[tuple[int, int]] = []
+    image = np.random.default_rng(0).integers(0, 255, (200, 300)).astype(np.uint8)
+    edges = _patched(monkeypatch, 30_000, tried).edge_map(image)
+    # 300x200 -> 270x180 -> 243x162 -> 218x145 (31,610 px) -> 196x130 fits
+    assert tried == [(200, 300), (180, 270), (162, 243), (145, 218), (130, 196)]
+    assert edges.shape == (200, 300)  # scaled back to the field of view
+    np.testing.assert_allclose(edges[100], np.linspace(0, 1, 300), atol=0.01)
+
+
+def test_out_of_memory_down_to_100_pixels_gives_up_with_a_clear_message(monkeypatch):
+    tried: list[tuple[int, int]] = []
+    image = np.random.default_rng(0).integers(0, 255, (40, 40)).astype(np.uint8)
+    with pytest.raises(MemoryError, match="out of memory even on a 9x9 copy of the 40x40 field of view"):
+        _patched(monkeypatch, 0, tried).edge_map(image)
+    assert tried[-1] == (9, 9) and len(tried) == 12  # 40, 36, 32, ... 11, 9: below 100 px it stops
+
+
+def test_other_errors_of_the_forward_pass_are_not_retried(monkeypatch):
+    from mia_core.engine import hed
+
+    calls = []
+
+    def broken(model, x):
+        calls.append(x.shape)
+        raise ValueError("a real bug")
+
+    monkeypatch.setattr(hed, "edge_map", broken)
+    assistant = AutoSegAssistant()
+    monkeypatch.setattr(assistant, "_model", lambda name: object())
+    with pytest.raises(ValueError, match="a real bug"):
+        assistant.edge_map(np.random.default_rng(0).integers(0, 255, (50, 50)).astype(np.uint8))
+    assert len(calls) == 1

@@ -197,3 +197,63 @@ def test_smart_mode_view_change_evaluates_kept_models_frozen(make_window, mouse_
     assert (x1 - x0) < W
     cmap = class_map(w)
     assert iou(cmap[y0:y1, x0:x1] == 1, obj[y0:y1, x0:x1]) > 0.85
+
+
+@pytest.fixture
+def labelled_folder(folder: Path) -> Path:
+    """The ellipse picture with its ellipse labelled (class 1), as a user leaves it."""
+    from mia_core.label_store import save_labels
+    from mia_core.labels import LabelSet
+
+    mask = ellipse_picture()[1].astype(np.uint8)
+    contour = max(cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)[0], key=len)[:, 0]
+    save_labels(label_path(folder / "cell.png"), LabelSet((), (H, W)).add_polygon([tuple(map(float, p)) for p in contour], 1))
+    return folder
+
+
+@pytest.fixture
+def train_registry():
+    """The tools and assistants, and the encoder and decoder a small DEXTR is built from."""
+    eps = [ep for ep in importlib.metadata.entry_points(group="mia")
+           if ep.dist is not None and ep.dist.name == "mia"
+           and ep.value.startswith(("mia_plugins.tools.", "mia_plugins.assistants.", "mia_plugins.backbones.plain",
+                                    "mia_plugins.architectures.unet"))]
+    return load_plugins(disabled=(), entry_points=eps)
+
+
+def test_train_dextr_runs_in_a_worker_escape_cancels_then_the_tool_uses_the_model(
+        make_window, mouse_for, labelled_folder, train_registry, qtbot):
+    w = make_window(labelled_folder, train_registry)
+    mouse = mouse_for(w)
+    obj = ellipse_picture()[1]
+    model = labelled_folder / "DEXTR_model"
+    # small settings so that it trains in seconds (the defaults are MIA's 512 px MobileNetV2)
+    w.assist.train_options.update(input_size=64, width=0.5, backbone="plain", decoder_channels=(32, 16, 16, 8, 8),
+                                  batch=8)
+    progress = w.status.progress
+    # 1. Ctrl+Shift+D starts training in a worker; the GUI answers; Escape cancels; nothing saved
+    w.assist.train_options["steps"] = 100_000
+    QTest.keyClick(w, Qt.Key_D, Qt.ControlModifier | Qt.ShiftModifier)
+    assert w.assist.training and "Training DEXTR" in w.status.message.text()
+    qtbot.waitUntil(lambda: progress.bar.value() > 0 or not w.assist.training, timeout=400_000)  # past the first step
+    assert w.assist.training, w.status.message.text()
+    assert progress.isVisible() and progress.bar.maximum() == 100_000
+    shot(w, "dextr_training")
+    QTest.keyClick(w, Qt.Key_Escape)
+    qtbot.waitUntil(lambda: not w.assist.training, timeout=60_000)
+    assert "DEXTR training cancelled; nothing saved" in w.status.message.text()
+    assert not model.exists()
+    # 2. trained to the end, the model is saved and the DEXTR tool uses it (no fallback)
+    w.assist.train_options["steps"] = 80
+    QTest.keyClick(w, Qt.Key_D, Qt.ControlModifier | Qt.ShiftModifier)
+    qtbot.waitUntil(lambda: not w.assist.training, timeout=400_000)
+    assert "DEXTR model saved" in w.status.message.text() and (model / "dextr.json").is_file()
+    QTest.keyClick(w, Qt.Key_F7)
+    for x, y in [(120, 46), (56, 90), (184, 90)]:
+        mouse.click(x, y)
+    with qtbot.waitSignal(w.assist.finished, timeout=120_000):
+        mouse.click(120, 134)
+    shot(w, "dextr_trained_result")
+    text = w.status.message.text()
+    assert "object added with DEXTR" in text and "fallback" not in text
+    assert iou(class_map(w) == 1, obj) > 0.7
