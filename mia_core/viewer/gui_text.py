@@ -11,7 +11,7 @@ import re
 
 #: The app's controls named by the rules (labels of the training window and the menus).
 CONTROLS = ("Patch size", "Resume", "Replace the model in this folder", "Model folder", "Pretrained",
-            "Validation share", "Validation folder", "Model > Train…")
+            "Validation share", "Validation folder", "Model > Train…", "Replace existing", "Mask name suffix")
 
 _RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(p), r) for p, r in (
     (r"use --patch (\d+) or smaller", r"set Patch size to \1 or smaller"),
@@ -23,6 +23,13 @@ _RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(p), r) for p
     (r"\(mia train FOLDER --out MODEL_DIR, or Model > Train in the app\)", "(Model > Train…)"),
     (r"\(mia labels import-masks --instances\)",
      "(import the masks again as objects: the instances option of mia labels import-masks)"),
+    # the mask import / export dialogs (File > Import masks…, Export masks…)
+    (r"(?m)^mia labels (?:import|export)-masks: ", ""),
+    (r"\(--force replaces it\)", "(tick “Replace existing …” to replace it)"),
+    (r"(?m)try --mask-suffix (\S+?)(?: \(given: --mask-suffix '[^']*'\))?$", r"set Mask name suffix to \1"),
+    (r"; --skip-empty leaves them unlabelled\)", ")"),
+    (r"\(--skip-empty\)", "(empty masks are skipped)"),
+    (r"--masks folder", "masks folder"),
 ))
 
 

@@ -16,6 +16,7 @@ from PyQt5.QtWidgets import (
     QPlainTextEdit, QProgressBar, QPushButton, QVBoxLayout, QWidget,
 )
 
+from mia_core.viewer.gui_text import speak_gui
 from mia_core.viewer.workers import Task, TaskRunner
 
 
@@ -147,7 +148,7 @@ class MaskDialog(QDialog):
         w.status.info("Masks imported; the labels of this folder were read again (undo history starts anew)")
 
     def _ended(self, text: str) -> None:
-        self.output.setPlainText(text)
+        self.output.setPlainText(speak_gui(text))
         self.run_button.setEnabled(True)
         self.cancel_button.setEnabled(False)
         self.task = None

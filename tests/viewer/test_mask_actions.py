@@ -61,6 +61,7 @@ def test_export_then_import_masks_from_the_menu(make_window, qtbot, tmp_path):
     qtbot.waitUntil(lambda: imp.result is not None, timeout=20000)
     text = imp.output.toPlainText()
     assert "a.png: skipped" in text and "b.png: b.tif -> b.npz: 2 contours" in text
+    assert "tick “Replace existing …” to replace it" in text and "--" not in text  # GUI words, not flags
     back = load_labels(label_path(folder / "b.png"))
     assert np.array_equal(back.with_shape(SHAPE).to_class_map(), cm)
     assert len(load_labels(label_path(folder / "a.png"))) == 2  # not replaced
