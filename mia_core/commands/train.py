@@ -213,9 +213,12 @@ def _print_summary(data: Any, config: Any, err: TextIO) -> None:
     """The data summary and its warnings, before the first step."""
     from mia_core.engine.data_summary import summarise
 
+    from mia_core.engine.estimate import estimate
+
     summary = summarise(data, config)
     for line in summary.lines:
         print(f"mia train: {line}", file=err)
+    print(f"mia train: {estimate(config).text}", file=err, flush=True)
     for warning in summary.warnings:
         print(f"mia train: WARNING: {warning}", file=err)
 
