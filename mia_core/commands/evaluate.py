@@ -251,7 +251,7 @@ def _label_prediction(f: Frame) -> np.ndarray:
 
 
 def _predict(model_dir: Path, frames: list[Frame], truth_top: int, instances: bool, args: argparse.Namespace,
-             err: TextIO) -> tuple[list[np.ndarray], int]:
+             err: TextIO, registry: Any = None) -> tuple[list[np.ndarray], int]:
     """The model's class map of every frame, in memory; refuses class counts the truth cannot meet."""
     from mia_core.cli import disabled_plugins
     from mia_core.engine.checkpoint import ModelLoadError, load_model
@@ -259,7 +259,7 @@ def _predict(model_dir: Path, frames: list[Frame], truth_top: int, instances: bo
     from mia_core.plugins import load_plugins
 
     try:
-        model, info = load_model(model_dir, load_plugins(disabled=disabled_plugins(args)))
+        model, info = load_model(model_dir, registry or load_plugins(disabled=disabled_plugins(args)))
     except ModelLoadError as exc:
         raise EvaluationInputError(str(exc)) from exc
     k = info.num_classes
@@ -419,3 +419,19 @@ def _summary(p: Pooled, n_frames: int, n_images: int) -> str:
             f"{inter / union if union else float('nan'):.4f}, object F1@0.5 {p.objects.f1()[0]:.4f} "
             f"({p.objects.n_true} true, {p.objects.n_pred} predicted), AP@0.5 {ap[0]:.4f}, "
             f"mAP@0.5:0.95 {np.mean(ap):.4f}{fp}")
+
+
+def held_out_score(model_dir: Path, folder: Path, truth: Path, trained: set[Path], registry: Any = None) -> str:
+    """The app's held-out score: the model on FOLDER's images with a mask in ``truth`` that did not
+    train (``trained`` holds the training image paths); one summary line. EvaluationInputError says
+    why there is nothing to score."""
+    frames = [f for f in _truth_frames(folder, truth, "", False) if f.image.resolve() not in trained]
+    if not frames:
+        raise EvaluationInputError(
+            f"every image of {folder} with a mask in {truth} was trained on: a held-out score needs masks of "
+            "images that did not train (the validation images, or images without labels)")
+    args = argparse.Namespace(tta=False, disable=[])
+    preds, k = _predict(model_dir, frames, max(int(f.classes.max()) for f in frames), True, args, io.StringIO(),
+                        registry)
+    _, pooled = _score(frames, preds, k)
+    return _summary(pooled, len(frames), len({f.image for f in frames}))
