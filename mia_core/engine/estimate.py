@@ -63,9 +63,11 @@ def estimate(config: TrainConfig, cores: int | None = None, load: float | None =
     calibrated = (config.architecture, config.backbone) in STEP_SECONDS
     known = "" if calibrated else f" ({config.architecture}/{config.backbone} is not calibrated: a guess)"
     if config.time_budget and config.time_budget < seconds:
+        steps = max(int((config.time_budget - COMPILE_SECONDS * factor) / (per_epoch / config.steps_per_epoch)), 0)
         return TimeEstimate(float(config.time_budget),
-                            f"estimated time: {format_seconds(config.time_budget)} (the time budget; the whole "
-                            f"run would take about {format_seconds(seconds)}, about {step:.1f} s a step){known}")
+                            f"estimated time: {format_seconds(config.time_budget)} (the time budget; about "
+                            f"{step:.1f} s a step, so about {steps} of the {config.epochs * config.steps_per_epoch} "
+                            f"steps{_load_text(load)}){known}")
     load_now = "" if load is None and not hasattr(os, "getloadavg") else _load_text(load)
     return TimeEstimate(seconds, f"estimated time: about {format_seconds(seconds)} ({config.epochs} epoch(s) of "
                         f"{config.steps_per_epoch} steps, about {step:.1f} s a step{load_now}; early stopping may "

@@ -156,7 +156,7 @@ class TrainingWindow(QDialog):
         for attr in ("architecture", "backbone"):
             self.form.combos[attr].currentTextChanged.connect(self._suggest_out_dir)
             self.form.combos[attr].currentTextChanged.connect(self._update_estimate)
-        for spin in (self.form.epochs, self.form.steps, self.form.batch, self.form.patch):
+        for spin in (self.form.epochs, self.form.time_budget, self.form.steps, self.form.batch, self.form.patch):
             spin.valueChanged.connect(self._update_estimate)
         self.check_button.clicked.connect(self.check_data)
         self.truth_browse.clicked.connect(self.choose_truth_dir)

@@ -512,13 +512,16 @@ def test_the_data_summary_and_the_estimate_are_shown_before_start(make_window, q
     assert "1 all background (negative examples)" in text
     assert "Validation: on 1 image(s) held out of 4, never trained on" in text
     assert not tw.running and tw.plot.points == 0
-    shown = tw.estimate.text()
-    expected = estimate(tw.form.config())
-    assert shown.startswith("Estimated time: about ") and f"{TrainConfig().epochs} epoch(s)" in shown
-    assert expected.text.split(" (")[1].split(",")[0] in shown  # the same epochs and steps as the CLI's
+    # The default run is bounded by its 5-minute budget, as mia train says.
+    assert tw.estimate.text().startswith("Estimated time: 5m00s (the time budget; about ")
+    assert estimate(tw.form.config()).text.startswith("estimated time: 5m00s (the time budget")
     # Editing the settings updates the estimate; Check data reads the images again with them.
+    type_into(qtbot, tw.form.time_budget, "0")
+    assert tw.form.config().time_budget == 0
+    assert tw.estimate.text().startswith("Estimated time: about ")
+    assert f"({TrainConfig().epochs} epoch(s) of {TrainConfig().steps_per_epoch} steps" in tw.estimate.text()
     type_into(qtbot, tw.form.epochs, "3")
-    assert "3 epoch(s) of" in tw.estimate.text()
+    assert "(3 epoch(s) of" in tw.estimate.text()
     type_into(qtbot, tw.form.val_fraction, "0")
     qtbot.mouseClick(tw.check_button, Qt.LeftButton)
     qtbot.waitUntil(lambda: "Warning:" in tw.summary.text(), timeout=60000)
