@@ -18,13 +18,19 @@ from mia_core.images import ImageReadError, image_shape, list_images, read_image
 _EPILOG = """\
 definitions (mia_core/evaluation.py):
   IoU_k = |P_k & T_k| / |P_k | T_k| and Dice_k = 2|P_k & T_k| / (|P_k| + |T_k|) per class k; the
-  overall row pools the pixel counts of every image. Objects are the truth instances (or, with
-  --truth-classes, the 8-connected components of each class) and the 8-connected components of each
-  predicted class. At IoU threshold t predicted and true objects are matched one to one (Hungarian
-  assignment) to give the most pairs with IoU >= t: TP = those pairs, FP = unmatched predictions,
-  FN = unmatched truth. precision = TP/(TP+FP), recall = TP/(TP+FN), F1 = 2TP/(2TP+FP+FN) (at t=0.5),
+  overall row pools the pixel counts of every image. Objects are the truth instances (with
+  --truth-classes, the 8-connected components of each class; with --truth-labels, each contour) and
+  the 8-connected components of each predicted class (with --separate, the parts the separate
+  postprocessor splits them into; --min-size leaves out the smaller ones first). At IoU threshold
+  t predicted and true objects are matched one to one (Hungarian assignment) to give the most pairs
+  with IoU >= t: TP = those pairs, FP = unmatched predictions, FN = unmatched truth.
+  precision = TP/(TP+FP), recall = TP/(TP+FN), F1 = 2TP/(2TP+FP+FN) (at t=0.5),
   AP(t) = TP/(TP+FP+FN), mAP = mean AP over t = 0.5, 0.55, ..., 0.95. fp_pixels: the share of the
   pixels of images whose truth holds no object that are predicted as foreground.
+
+examples:
+  mia evaluate MODEL_DIR images --truth masks --separate     # predict, split touching objects, score
+  mia evaluate predicted --truth-labels corrected            # labels of one folder against another's
 
 exit status: 0 scored, 2 bad input (nothing written).
 """
@@ -44,15 +50,28 @@ def register(subparsers: Any) -> None:
         description="mia evaluate FOLDER --truth MASKS scores the label files of FOLDER; "
         "mia evaluate MODEL_DIR FOLDER --truth MASKS predicts every image of FOLDER in memory "
         "(nothing is written unless --write) and scores the predictions. A mask in MASKS is "
-        "matched to the image with the same stem (+ --mask-suffix).",
+        "matched to the image with the same stem (+ --mask-suffix). With --truth-labels DIR the truth "
+        "is the mia labels of DIR's images of the same names instead of masks.",
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("paths", nargs="+", metavar="PATH", help="FOLDER, or MODEL_DIR FOLDER")
-    p.add_argument("--truth", required=True, metavar="DIR", help="folder of ground-truth masks named like the images")
-    p.add_argument("--mask-suffix", default="", metavar="TEXT", help="mask stems are image stem + TEXT")
+    truth = p.add_mutually_exclusive_group(required=True)
+    truth.add_argument("--truth", metavar="DIR", help="folder of ground-truth masks named like the images")
+    truth.add_argument("--truth-labels", metavar="DIR",
+                       help="ground truth is the mia labels of the images of DIR named like FOLDER's images "
+                       "(each contour one object; unlabelled pixels are background in an image without "
+                       "background contours, else left out)")
+    p.add_argument("--mask-suffix", default="", metavar="TEXT", help="with --truth: mask stems are image stem + TEXT")
     p.add_argument("--truth-classes", action="store_true",
-                   help="truth masks hold class ids (0 = background), not object numbers")
+                   help="with --truth: masks hold class ids (0 = background), not object numbers")
+    p.add_argument("--separate", action="store_true",
+                   help="predicted objects are the parts the separate postprocessor splits touching objects "
+                   "into (as mia predict --separate), not the connected components")
+    p.add_argument("--min-distance", type=int, default=20, metavar="N",
+                   help="with --separate: the least distance in pixels between two object centres (default 20)")
+    p.add_argument("--min-size", type=int, default=0, metavar="N",
+                   help="leave out predicted objects under N pixels (as mia predict --min-size)")
     p.add_argument("--csv", metavar="PATH", help="also write the table as CSV to PATH")
     p.add_argument("--write", action="store_true", help="with MODEL_DIR: write the predictions as label files")
     p.add_argument("--force", action="store_true", help="with --write: replace existing label files")
@@ -92,14 +111,26 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     folder = Path(args.paths[-1])
     if (args.write or args.force) and model_dir is None:
         raise EvaluationInputError("--write and --force need MODEL_DIR (FOLDER's labels are scored as they are)")
-    frames = _truth_frames(folder, Path(args.truth), args.mask_suffix, args.truth_classes)
+    if args.truth_labels and (args.truth_classes or args.mask_suffix):
+        raise EvaluationInputError("--truth-classes and --mask-suffix go with --truth masks, not --truth-labels")
+    if args.min_size < 0 or args.min_distance < 1:
+        raise EvaluationInputError("--min-size must be 0 or more and --min-distance 1 or more")
+    if args.truth_labels:
+        frames = _truth_label_frames(folder, Path(args.truth_labels))
+    else:
+        frames = _truth_frames(folder, Path(args.truth), args.mask_suffix, args.truth_classes)
     truth_top = max(int(f.classes.max()) for f in frames)
+    instances = not args.truth_classes and not args.truth_labels
     if model_dir is not None:
-        preds, num_classes = _predict(model_dir, frames, truth_top, args, err)
+        preds, num_classes = _predict(model_dir, frames, truth_top, instances, args, err)
     else:
         preds = [_label_prediction(f) for f in frames]
         num_classes = max(truth_top, max(int(p.max()) for p in preds), 1) + 1
-    rows, pooled = _score(frames, preds, num_classes)
+    post = _postprocessing(args)
+    objects = None if post is None else [_postprocessed(p, post, num_classes) for p in preds]
+    if objects is not None:
+        preds = [o[0] for o in objects]
+    rows, pooled = _score(frames, preds, num_classes, None if objects is None else [o[1] for o in objects])
     if args.csv:
         _write_csv(Path(args.csv), rows)
     if args.write:
@@ -144,6 +175,60 @@ def _truth_frames(folder: Path, truth: Path, suffix: str, classes: bool) -> list
     return frames
 
 
+def _truth_label_frames(folder: Path, truth: Path) -> list[Frame]:
+    """Every image of ``folder`` whose namesake in ``truth`` has mia labels: its contours are the truth."""
+    from mia_core.label_store import LabelStoreError, label_path
+    from mia_core.results import frame_labels
+
+    images = list_images(folder)
+    if not images:
+        raise EvaluationInputError(f"no images in {folder}")
+    if truth.resolve() == folder.resolve():
+        raise EvaluationInputError(f"--truth-labels {truth} is FOLDER itself: give the folder of the ground truth")
+    others = {m.stem: m for m in list_images(truth)}
+    frames: list[Frame] = []
+    for image in images:
+        other = others.get(image.stem)
+        if other is None:
+            continue
+        shape, other_shape = image_shape(image), image_shape(other)
+        n = other_shape[0]
+        if not any(label_path(other, i if n > 1 else None).exists() for i in range(n)) and \
+                not label_path(other).exists():
+            continue
+        if tuple(other_shape[:3]) != tuple(shape[:3]):
+            raise EvaluationInputError(
+                f"truth image {other} is {other_shape[2]}x{other_shape[1]} pixels, {other_shape[0]} frame(s), "
+                f"but image {image} is {shape[2]}x{shape[1]}, {shape[0]} frame(s)")
+        try:
+            labels = frame_labels(other, n)
+        except LabelStoreError as exc:
+            raise EvaluationInputError(str(exc)) from exc
+        for i, lab in enumerate(labels):
+            frames.append(_labels_frame(image, i if n > 1 else None, lab, (shape[1], shape[2])))
+    if not frames:
+        raise EvaluationInputError(
+            f"no image in --truth-labels {truth} is named like an image of {folder} and has labels "
+            f"(e.g. {images[0].name} with {truth / 'Segmentation_labels' / (images[0].stem + '.npz')})")
+    return frames
+
+
+def _labels_frame(image: Path, frame: int | None, labels: Any, shape: tuple[int, int]) -> Frame:
+    """Truth of one frame from its labels: unlabelled is background unless class 0 was drawn."""
+    cm = labels.to_class_map(shape).astype(np.int64)
+    if 0 not in labels.class_ids():
+        cm = np.maximum(cm, 0)
+    top = int(cm.max(initial=0))
+    return Frame(image, frame, cm, [_contour_objects(labels, k, shape) for k in range(1, top + 1)])
+
+
+def _contour_objects(labels: Any, class_id: int, shape: tuple[int, int]) -> np.ndarray:
+    """Instance map of one class of a label set: each contour one object."""
+    from mia_core.labels import LabelSet
+
+    return LabelSet([c for c in labels.contours if c.class_id == class_id], shape).to_instance_map(shape)
+
+
 def _frame(image: Path, frame: int | None, page: np.ndarray, classes: bool) -> Frame:
     if classes:
         cm = page.astype(np.int64)
@@ -165,8 +250,8 @@ def _label_prediction(f: Frame) -> np.ndarray:
     return np.maximum(labels.to_class_map(f.classes.shape), 0)
 
 
-def _predict(model_dir: Path, frames: list[Frame], truth_top: int, args: argparse.Namespace,
-             err: TextIO) -> tuple[list[np.ndarray], int]:
+def _predict(model_dir: Path, frames: list[Frame], truth_top: int, instances: bool, args: argparse.Namespace,
+             err: TextIO, registry: Any = None) -> tuple[list[np.ndarray], int]:
     """The model's class map of every frame, in memory; refuses class counts the truth cannot meet."""
     from mia_core.cli import disabled_plugins
     from mia_core.engine.checkpoint import ModelLoadError, load_model
@@ -174,11 +259,11 @@ def _predict(model_dir: Path, frames: list[Frame], truth_top: int, args: argpars
     from mia_core.plugins import load_plugins
 
     try:
-        model, info = load_model(model_dir, load_plugins(disabled=disabled_plugins(args)))
+        model, info = load_model(model_dir, registry or load_plugins(disabled=disabled_plugins(args)))
     except ModelLoadError as exc:
         raise EvaluationInputError(str(exc)) from exc
     k = info.num_classes
-    if not args.truth_classes and k != 2:
+    if instances and k != 2:
         raise EvaluationInputError(
             f"model {model_dir} predicts {k} classes ({', '.join(info.class_names)}) but instance truth masks "
             "hold one foreground class; give --truth-classes with class masks")
@@ -202,6 +287,36 @@ def _predict(model_dir: Path, frames: list[Frame], truth_top: int, args: argpars
     return preds, k
 
 
+def _postprocessing(args: argparse.Namespace) -> Any:
+    """The predict-style postprocessing asked for (separation, minimum size), or None."""
+    if not args.separate and args.min_size == 0:
+        return None
+    from mia_core.cli import disabled_plugins
+    from mia_core.plugins import load_plugins
+    from mia_core.results import ExportSettings
+
+    registry = load_plugins(disabled=disabled_plugins(args))
+    try:
+        if args.separate:
+            registry.get("postprocessors", "separate")
+        if args.min_size:
+            registry.get("postprocessors", "min_size")
+    except Exception as exc:  # a disabled or missing postprocessor plugin
+        raise EvaluationInputError(f"--separate/--min-size need the postprocessor plugins: {exc}") from exc
+    return registry, ExportSettings(min_size=args.min_size, separate=args.separate, min_distance=args.min_distance)
+
+
+def _postprocessed(pred: np.ndarray, post: Any, k: int) -> tuple[np.ndarray, list[np.ndarray]]:
+    """A class map after postprocessing, and its objects per foreground class (each contour one)."""
+    from mia_core.raster import labels_from_class_map
+    from mia_core.results import postprocess
+
+    registry, settings = post
+    labels = postprocess(registry, labels_from_class_map(pred, ignore=(0, -1)), settings)
+    shape = pred.shape
+    return np.maximum(labels.to_class_map(shape), 0), [_contour_objects(labels, c, shape) for c in range(1, k)]
+
+
 # --- scores --------------------------------------------------------------------------------
 @dataclass
 class Pooled:
@@ -212,15 +327,17 @@ class Pooled:
     empty_frames: int = 0
 
 
-def _score(frames: list[Frame], preds: list[np.ndarray], k: int) -> tuple[list[dict[str, Any]], Pooled]:
+def _score(frames: list[Frame], preds: list[np.ndarray], k: int,
+           pred_objects: list[list[np.ndarray]] | None = None) -> tuple[list[dict[str, Any]], Pooled]:
     rows = []
     pooled: Pooled | None = None
-    for f, p in zip(frames, preds):
+    for n, (f, p) in enumerate(zip(frames, preds)):
         pix = ev.pixel_counts(f.classes, p, k)
         obj = ev.ObjectCounts(np.zeros(len(ev.THRESHOLDS), np.int64), 0, 0)
         for cls in range(1, k):
             truth_obj = f.objects[cls - 1] if cls - 1 < len(f.objects) else np.zeros_like(p, np.int32)
-            obj = obj + ev.object_counts(truth_obj, ev.class_objects(p, cls))
+            found = ev.class_objects(p, cls) if pred_objects is None else pred_objects[n][cls - 1]
+            obj = obj + ev.object_counts(truth_obj, found)
         empty = not np.any(f.classes > 0)
         fp = int(np.count_nonzero(p > 0)) if empty else 0
         rows.append(_row(f.name, pix, obj, fp / p.size if empty else None))
@@ -302,3 +419,19 @@ def _summary(p: Pooled, n_frames: int, n_images: int) -> str:
             f"{inter / union if union else float('nan'):.4f}, object F1@0.5 {p.objects.f1()[0]:.4f} "
             f"({p.objects.n_true} true, {p.objects.n_pred} predicted), AP@0.5 {ap[0]:.4f}, "
             f"mAP@0.5:0.95 {np.mean(ap):.4f}{fp}")
+
+
+def held_out_score(model_dir: Path, folder: Path, truth: Path, trained: set[Path], registry: Any = None) -> str:
+    """The app's held-out score: the model on FOLDER's images with a mask in ``truth`` that did not
+    train (``trained`` holds the training image paths); one summary line. EvaluationInputError says
+    why there is nothing to score."""
+    frames = [f for f in _truth_frames(folder, truth, "", False) if f.image.resolve() not in trained]
+    if not frames:
+        raise EvaluationInputError(
+            f"every image of {folder} with a mask in {truth} was trained on: a held-out score needs masks of "
+            "images that did not train (the validation images, or images without labels)")
+    args = argparse.Namespace(tta=False, disable=[])
+    preds, k = _predict(model_dir, frames, max(int(f.classes.max()) for f in frames), True, args, io.StringIO(),
+                        registry)
+    _, pooled = _score(frames, preds, k)
+    return _summary(pooled, len(frames), len({f.image for f in frames}))

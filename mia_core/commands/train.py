@@ -104,8 +104,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--early-stop", type=int, metavar="N", help="stop after N epochs without improvement (0 = never)")
     p.add_argument("--seed", type=int, metavar="N", help="random seed (default 0)")
     p.add_argument("--time", type=parse_duration, metavar="DURATION",
-                   help="time budget, e.g. 10m, 90s, 1h: epochs run while the next one fits in it (up to "
-                   f"--epochs, default {BUDGET_EPOCHS} with --time); the best epoch is kept")
+                   help="time budget, e.g. 10m, 90s, 1h (default 5m; 0 = none): epochs run while the next one "
+                   f"fits in it (up to --epochs, default {BUDGET_EPOCHS} with --time, else 30); the best epoch "
+                   "is kept")
     p.add_argument("--config", metavar="FILE", help="JSON file of settings")
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="any other setting (repeatable)")
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
@@ -121,6 +122,8 @@ BUDGET_EPOCHS = 1000
 
 def parse_duration(text: str) -> float:
     """argparse type: '10m', '90s', '1.5h' or plain seconds, as seconds."""
+    if text.strip().lower() in ("0", "none"):
+        return 0.0  # no limit
     units = {"s": 1.0, "m": 60.0, "h": 3600.0}
     body, unit = (text[:-1], units[text[-1]]) if text and text[-1] in units else (text, 1.0)
     try:
@@ -149,9 +152,9 @@ def build_config(args: argparse.Namespace) -> Any:
             if option == "val":  # saved with the model: must not depend on the working directory
                 value = str(Path(value).expanduser().resolve())
             config = config.replace(**{setting: value})
-    if getattr(args, "time", None):
+    if getattr(args, "time", None) is not None:
         config = config.replace(time_budget=args.time)
-        if args.epochs is None and not args.resume:
+        if args.time and args.epochs is None and not args.resume:
             config = config.replace(epochs=max(config.epochs, BUDGET_EPOCHS))
     for item in args.set:
         key, sep, text = item.partition("=")
@@ -213,9 +216,12 @@ def _print_summary(data: Any, config: Any, err: TextIO) -> None:
     """The data summary and its warnings, before the first step."""
     from mia_core.engine.data_summary import summarise
 
+    from mia_core.engine.estimate import estimate
+
     summary = summarise(data, config)
     for line in summary.lines:
         print(f"mia train: {line}", file=err)
+    print(f"mia train: {estimate(config).text}", file=err, flush=True)
     for warning in summary.warnings:
         print(f"mia train: WARNING: {warning}", file=err)
 

@@ -86,7 +86,9 @@ class TrainConfig:
     plateau_factor: float = 0.5
     min_learning_rate: float = 1e-6
     early_stopping: int = 10  # stop after this many epochs without improvement (0 = never)
-    time_budget: float = 0.0  # seconds (0 = none): no epoch starts that would end past it; the best epoch is kept
+    # seconds (0 = none): no epoch starts that would end past it; the best epoch is kept. 5 minutes by
+    # default: a first model in minutes on a 2-core CPU (docs/training.md says what that trades)
+    time_budget: float = 300.0
     val_fraction: float = 0.2  # share of labelled images held out (by image) when no val_folder
     val_folder: str | None = None
     max_val_patches: int = 64

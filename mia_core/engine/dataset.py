@@ -261,9 +261,32 @@ def class_weight_table(config: TrainConfig, counts: np.ndarray) -> np.ndarray:
     return table
 
 
+def touching_pixels(instances: np.ndarray) -> np.ndarray:
+    """Object pixels with a pixel of another object among their 8 neighbours: where objects touch."""
+    from scipy import ndimage
+
+    inst = instances.astype(np.int64)
+    top = int(inst.max(initial=0)) + 1
+    most = ndimage.maximum_filter(inst, size=3, mode="nearest")
+    least = ndimage.minimum_filter(np.where(inst > 0, inst, top), size=3, mode="nearest")
+    return (inst > 0) & ((most > inst) | (least < inst))
+
+
+def cut_touching(s: LabelledImage) -> None:
+    """Make the pixels where two objects touch background, so the gap the network learns to draw
+    separates them (the U-Net paper's labels; the border weights then weigh that gap)."""
+    cut = touching_pixels(s.instances)
+    if cut.any():
+        s.target[cut & (s.target > 0)] = 0
+        s.instances[cut] = 0
+
+
 def weigh(samples: list[LabelledImage], table: np.ndarray, config: TrainConfig) -> None:
-    """Set each sample's pixel weights: class weight, plus border weights on background if asked."""
+    """Set each sample's pixel weights: class weight, plus border weights on background if asked
+    (then touching objects are first cut apart by a background gap)."""
     for s in samples:
+        if config.separate_contours:
+            cut_touching(s)
         valid = s.target >= 0
         w = np.where(valid, table[np.maximum(s.target, 0)], 0.0).astype(np.float32)
         if config.separate_contours:

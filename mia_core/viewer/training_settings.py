@@ -97,6 +97,10 @@ class TrainingSettingsForm(QWidget):
         self.steps = _spin(1, 1000000, tip="Training steps (batches) per epoch")
         self.batch = _spin(1, 4096, tip="Patches per training step")
         self.patch = _spin(32, 8192, 32, "Patch side in pixels, a multiple of 32; images smaller than it are padded")
+        self.time_budget = _spin(0, 100000, tip="Minutes of training at most (0 = no limit): no epoch starts "
+                                 "that would end past it; the best epoch is kept")
+        self.time_budget.setSuffix(" min")
+        self.time_budget.setSpecialValueText("no limit")
         self.learning_rate = QLineEdit()
         self.learning_rate.setToolTip("Step size of the optimiser, e.g. 0.001 or 3e-3")
         self.optimizer = QComboBox()
@@ -139,7 +143,7 @@ class TrainingSettingsForm(QWidget):
         self.rotation = _spin(0, 180, 5, "Largest rotation of the random scale / rotate, degrees")
 
         for name, widget in {
-            "epochs": self.epochs, "steps_per_epoch": self.steps, "batch_size": self.batch,
+            "epochs": self.epochs, "time_budget": self.time_budget, "steps_per_epoch": self.steps, "batch_size": self.batch,
             "patch_size": self.patch, "learning_rate": self.learning_rate, "optimizer": self.optimizer,
             "val_fraction": self.val_fraction, "val_folder": self.val_folder, "separate_contours": self.separate,
             "border_w0": self.border_w0, "border_sigma": self.border_sigma, "prefer_labelled": self.prefer,
@@ -175,6 +179,7 @@ class TrainingSettingsForm(QWidget):
         training = QGroupBox("Training")
         form = QFormLayout(training)
         form.addRow("Epochs", self.epochs)
+        form.addRow("Time budget", self.time_budget)
         form.addRow("Steps per epoch", self.steps)
         form.addRow("Batch size", self.batch)
         form.addRow("Patch size", self.patch)
@@ -235,6 +240,7 @@ class TrainingSettingsForm(QWidget):
             index = combo.findText(getattr(cfg, attr))
             combo.setCurrentIndex(index if index >= 0 else 0)
         self.epochs.setValue(cfg.epochs)
+        self.time_budget.setValue(int(round(cfg.time_budget / 60)))
         self.steps.setValue(cfg.steps_per_epoch)
         self.batch.setValue(cfg.batch_size)
         self.patch.setValue(cfg.patch_size)
@@ -269,7 +275,8 @@ class TrainingSettingsForm(QWidget):
                 raise ConfigError(f"no {COMPONENT_KINDS[attr]} are installed: setting '{attr}' has no choice")
             changes[attr] = combo.currentText()
         changes.update(
-            epochs=self.epochs.value(), steps_per_epoch=self.steps.value(), batch_size=self.batch.value(),
+            epochs=self.epochs.value(), time_budget=60.0 * self.time_budget.value(),
+            steps_per_epoch=self.steps.value(), batch_size=self.batch.value(),
             patch_size=self.patch.value(), learning_rate=_float("learning_rate", self.learning_rate.text()),
             optimizer=self.optimizer.currentText(), val_fraction=round(self.val_fraction.value(), 4),
             val_folder=_folder(self.val_folder.text()),

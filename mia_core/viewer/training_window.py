@@ -36,6 +36,7 @@ from mia_core.viewer.training_plot import TrainingPlot
 from mia_core.viewer.training_resume import resumable, saved_run
 from mia_core.viewer.training_settings import TrainingSettingsForm
 from mia_core.viewer.training_worker import TrainingOutcome, TrainingRun
+from mia_core.viewer.workers import Task, TaskRunner
 
 #: Where a model goes by default: beside the label folder of the images it learns from.
 MODELS_FOLDER = "Segmentation_models"
@@ -119,6 +120,32 @@ class TrainingWindow(QDialog):
         self.outcome.setObjectName("trainingOutcome")
         self.outcome.setWordWrap(True)
         self.outcome.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.summary = QLabel()
+        self.summary.setObjectName("dataSummary")
+        self.summary.setWordWrap(True)
+        self.summary.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.check_button = QPushButton("Check data")
+        self.check_button.setObjectName("checkData")
+        self.check_button.setAutoDefault(False)
+        self.check_button.setToolTip("Read the labelled images as training will and say what it learns from")
+        self.estimate = QLabel()
+        self.estimate.setObjectName("trainingEstimate")
+        self.estimate.setWordWrap(True)
+        self.truth_edit = QLineEdit()
+        self.truth_edit.setObjectName("truthFolder")
+        self.truth_edit.setPlaceholderText("none: no held-out score")
+        self.truth_edit.setToolTip("A folder of ground-truth masks (object numbers, named like the images): a "
+                                   "finished model is scored on the images with a mask there that did not train")
+        self.truth_browse = QPushButton("Browse…")
+        self.truth_browse.setObjectName("truthBrowse")
+        self.truth_browse.setAutoDefault(False)
+        self.score = QLabel()
+        self.score.setObjectName("heldOutScore")
+        self.score.setWordWrap(True)
+        self.score.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self._checks = TaskRunner(1, self)
+        self._check_task: Task | None = None
+        self._score_task: Task | None = None
         self._lay_out(scroll)
 
         self.browse.clicked.connect(self.choose_out_dir)
@@ -129,6 +156,12 @@ class TrainingWindow(QDialog):
         self.stop_button.clicked.connect(self.stop)
         for attr in ("architecture", "backbone"):
             self.form.combos[attr].currentTextChanged.connect(self._suggest_out_dir)
+            self.form.combos[attr].currentTextChanged.connect(self._update_estimate)
+        for spin in (self.form.epochs, self.form.time_budget, self.form.steps, self.form.batch, self.form.patch):
+            spin.valueChanged.connect(self._update_estimate)
+        self.check_button.clicked.connect(self.check_data)
+        self.truth_browse.clicked.connect(self.choose_truth_dir)
+        self._update_estimate()
 
     def _lay_out(self, scroll: QScrollArea) -> None:
         out_row = QHBoxLayout()
@@ -144,13 +177,24 @@ class TrainingWindow(QDialog):
         right = QWidget()
         col = QVBoxLayout(right)
         col.setContentsMargins(6, 0, 0, 0)
+        truth_row = QHBoxLayout()
+        truth_row.addWidget(QLabel("Ground truth"))
+        truth_row.addWidget(self.truth_edit, 1)
+        truth_row.addWidget(self.truth_browse)
+        check_row = QHBoxLayout()
+        check_row.addWidget(self.estimate, 1)
+        check_row.addWidget(self.check_button)
         col.addWidget(self.source)
+        col.addWidget(self.summary)
+        col.addLayout(check_row)
         col.addLayout(out_row)
+        col.addLayout(truth_row)
         col.addLayout(buttons)
         col.addWidget(self.plot, 1)
         col.addWidget(self.bar)
         col.addWidget(self.eta)
         col.addWidget(self.outcome)
+        col.addWidget(self.score)
         split = QSplitter(Qt.Horizontal)
         split.addWidget(scroll)
         split.addWidget(right)
@@ -168,8 +212,11 @@ class TrainingWindow(QDialog):
             self.source.setText("Open a folder of labelled images first (File > Open folder).")
         else:
             self.source.setText(f"Learns from the labelled images of <b>{self.folder}</b>")
+        changed = folder is not None and self.folder != getattr(self, "_checked_folder", None)
         self._suggest_out_dir()
         self._update_resume()  # a run may have stopped in the model folder since the window last looked
+        if changed and not self.running:
+            self.check_data()
 
     def _suggest_out_dir(self, *_: object) -> None:
         if not self._out_auto or self.folder is None:
@@ -187,6 +234,95 @@ class TrainingWindow(QDialog):
         if chosen:
             self.out_edit.setText(chosen)
             self._out_auto = False
+
+    # --- before a run: the data summary and the time estimate --------------------------------
+    def check_data(self) -> bool:
+        """Summarise the open folder's labelled images in the background (Check data; on opening)."""
+        if self.folder is None:
+            self.summary.setText("")
+            return False
+        try:
+            config = self.form.config(class_names=tuple(self.class_names))
+        except ConfigError as exc:
+            self._show_summary_error(refusal("check the data", str(exc)))
+            return False
+        if self._check_task is not None:
+            self._check_task.cancel()
+        from mia_core.viewer.training_checks import summary_job
+
+        self._checked_folder = self.folder
+        task = Task(summary_job(self.folder, config), "Checking the training data")
+        task.signals.finished.connect(lambda check, t=task: self._show_summary(t, check))
+        task.signals.failed.connect(lambda msg, _tb, t=task: self._check_failed(t, msg))
+        self._check_task = task
+        self.summary.setStyleSheet("")
+        self.summary.setText("Reading the labelled images…")
+        self._checks.start(task)
+        return True
+
+    def _show_summary(self, task: Task, check: Any) -> None:
+        if task is not self._check_task:
+            return
+        self._check_task = None
+        lines = [f"{line[:1].upper()}{line[1:]}." for line in check.lines]
+        warnings = [f"<b>Warning:</b> {w}." for w in check.warnings]
+        self.summary.setStyleSheet("")
+        self.summary.setText("<br>".join(lines + warnings))
+        self.estimate.setText(check.estimate[:1].upper() + check.estimate[1:])
+
+    def _check_failed(self, task: Task, message: str) -> None:
+        if task is not self._check_task:
+            return
+        self._check_task = None
+        self._show_summary_error(refusal("train", message))
+
+    def _show_summary_error(self, text: str) -> None:
+        self.summary.setStyleSheet(ERROR_STYLE)
+        self.summary.setText(text)
+
+    def _update_estimate(self, *_: object) -> None:
+        """The rough time of a run with the settings shown (calibrated, no JAX)."""
+        from mia_core.engine.estimate import estimate
+
+        try:
+            config = self.form.config()
+        except ConfigError:
+            return
+        text = estimate(config).text
+        self.estimate.setText(text[:1].upper() + text[1:])
+
+    def choose_truth_dir(self) -> None:
+        """Browse… : pick the folder of ground-truth masks for the held-out score."""
+        chosen = QFileDialog.getExistingDirectory(self, "Ground-truth masks", self.truth_edit.text() or
+                                                  str(self.folder or Path.home()))
+        if chosen:
+            self.truth_edit.setText(chosen)
+
+    # --- after a run: the held-out score --------------------------------------------------------
+    def _score_model(self, model_dir: Path) -> None:
+        """Score the finished model against the ground-truth folder, if one is set, in the background."""
+        truth = self.truth_edit.text().strip()
+        if not truth or self.folder is None or self.run is None:
+            self.score.setText("")
+            return
+        from mia_core.viewer.training_checks import score_job
+
+        task = Task(score_job(model_dir, self.folder, Path(truth).expanduser(), self.run.config, self.registry),
+                    "Scoring the model on held-out images")
+        task.signals.finished.connect(lambda text, t=task: self._show_score(t, text, ""))
+        task.signals.failed.connect(lambda msg, _tb, t=task: self._show_score(t, f"No held-out score: {msg}",
+                                                                              ERROR_STYLE))
+        self._score_task = task
+        self.score.setStyleSheet("")
+        self.score.setText("Scoring the model on the held-out images with ground truth…")
+        self._checks.start(task)
+
+    def _show_score(self, task: Task, text: str, style: str) -> None:
+        if task is not self._score_task:
+            return
+        self._score_task = None
+        self.score.setStyleSheet(style)
+        self.score.setText(text if style else "Held-out score: " + text.replace("evaluated", "on", 1))
 
     # --- running -----------------------------------------------------------------------------
     @property
@@ -310,7 +446,7 @@ class TrainingWindow(QDialog):
         self.start_button.setEnabled(not running)
         self.stop_button.setEnabled(running)
         self.form.setEnabled(not running)
-        for w in (self.out_edit, self.browse, self.replace):
+        for w in (self.out_edit, self.browse, self.replace, self.check_button):
             w.setEnabled(not running)
         self._update_resume()
 
@@ -334,6 +470,8 @@ class TrainingWindow(QDialog):
         self._set_running(False)
         self.eta.setText(self.eta.text() if self.eta.text().startswith("Epoch") else "")
         self._set_outcome(outcome.text(), DONE_STYLE if outcome.reason in ("completed", "early-stopping") else "")
+        if outcome.epochs_done > 0:
+            self._score_model(outcome.model_dir)
         self.modelSaved.emit(outcome.model_dir)
         self.runEnded.emit(outcome.text())
 

@@ -35,6 +35,7 @@ def test_train_then_resume(tmp_path, capsys):
     # The data summary comes before the first step.
     assert err.index("mia train: training on 2 image(s): 2 with foreground, 0 all background") < err.index("epoch 1/2")
     assert "validation: on 1 image(s) held out of 3" in err
+    assert err.index("mia train: estimated time: about ") < err.index("epoch 1/2")
     info = json.loads((out / "config.json").read_text())
     assert info["architecture"] == SMALL_ARCH and info["train"]["learning_rate"] == 0.003
     assert info["train"]["augment"]["noise"] == 0 and info["train"]["separate_contours"] is True

@@ -60,3 +60,33 @@ def test_far_objects_use_cutoff_window_exactly():
     got = separation_weights(inst, 10.0, 5.0)
     want = brute_force(inst, 10.0, 5.0)
     np.testing.assert_allclose(got, want, atol=1e-6)
+
+
+def test_touching_objects_are_cut_apart_by_a_weighted_background_gap():
+    from mia_core.engine.config import TrainConfig
+    from mia_core.engine.dataset import LabelledImage, touching_pixels, weigh
+
+    inst = np.zeros((20, 30), np.int32)
+    inst[5:15, 3:12] = 1
+    inst[5:15, 12:22] = 2  # shares the line x = 11 | 12 with object 1
+    inst[6:9, 25:28] = 3  # alone
+    # Brute force: an object pixel with another object's pixel among its 8 neighbours.
+    expected = np.zeros_like(inst, bool)
+    for y, x in zip(*np.nonzero(inst)):
+        around = inst[max(y - 1, 0):y + 2, max(x - 1, 0):x + 2]
+        expected[y, x] = bool(np.any((around > 0) & (around != inst[y, x])))
+    np.testing.assert_array_equal(touching_pixels(inst), expected)
+    assert expected[:, 11].sum() == 10 and expected[:, 12].sum() == 10 and expected.sum() == 20
+
+    def sample():
+        return LabelledImage("a.png", None, np.zeros((20, 30, 1), np.float32), (inst > 0).astype(np.int16),
+                             inst.copy())
+
+    plain, cut = sample(), sample()
+    weigh([plain], np.ones(2, np.float32), TrainConfig())
+    weigh([cut], np.ones(2, np.float32), TrainConfig(separate_contours=True))
+    np.testing.assert_array_equal(plain.target, inst > 0)  # without separation the labels stay
+    assert np.all(cut.target[expected] == 0) and np.all(cut.target[(inst > 0) & ~expected] == 1)
+    # The gap trains as background with the border term on top: w0 exp(-(1+1)^2 / 2 sigma^2) + 1 at most.
+    gap_weight = cut.weight[7, 11]
+    assert gap_weight == pytest.approx(1 + separation_weights(cut.instances)[7, 11]) and gap_weight > 5

@@ -12,12 +12,13 @@ from mia_core.engine import train as engine_train
 from mia_core.engine.config import ConfigError, TrainConfig
 
 
-@pytest.mark.parametrize("text, seconds", [("10m", 600.0), ("90s", 90.0), ("1.5h", 5400.0), ("45", 45.0)])
+@pytest.mark.parametrize("text, seconds", [("10m", 600.0), ("90s", 90.0), ("1.5h", 5400.0), ("45", 45.0),
+                                           ("0", 0.0), ("none", 0.0)])
 def test_durations(text: str, seconds: float) -> None:
     assert train_command.parse_duration(text) == seconds
 
 
-@pytest.mark.parametrize("text", ["", "m", "-5m", "0", "ten minutes", "infh"])
+@pytest.mark.parametrize("text", ["", "m", "-5m", "0m", "ten minutes", "infh"])
 def test_bad_durations_are_refused(text: str) -> None:
     with pytest.raises(argparse.ArgumentTypeError, match="duration"):
         train_command.parse_duration(text)
@@ -31,7 +32,10 @@ def _args(**given) -> argparse.Namespace:
 
 
 def test_time_lifts_the_epoch_limit_unless_epochs_are_given() -> None:
-    assert train_command.build_config(_args()).time_budget == 0
+    default = train_command.build_config(_args())
+    assert (default.time_budget, default.epochs) == (300.0, TrainConfig().epochs)  # a first model in 5 minutes
+    lifted = train_command.build_config(_args(time=0.0))
+    assert (lifted.time_budget, lifted.epochs) == (0.0, TrainConfig().epochs)  # --time 0: no budget
     config = train_command.build_config(_args(time=600.0))
     assert (config.time_budget, config.epochs) == (600.0, train_command.BUDGET_EPOCHS)
     assert train_command.build_config(_args(time=600.0, epochs=5)).epochs == 5

@@ -490,3 +490,79 @@ def grab_array(widget) -> np.ndarray:
 def near(arr: np.ndarray, colour: str, tol: int = 40) -> np.ndarray:
     c = QColor(colour)
     return np.abs(arr.astype(int) - np.array([c.red(), c.green(), c.blue()])).max(axis=-1) <= tol
+
+
+# --- before and after a run: the data summary, the estimate, the held-out score ------------------------
+def test_the_data_summary_and_the_estimate_are_shown_before_start(make_window, qtbot, tmp_path):
+    from mia_core.engine.estimate import estimate
+    from mia_core.labels import all_background
+
+    folder = labelled_folder(tmp_path / "images", 3, shape=(128, 128))  # the default patch fits
+    import cv2
+
+    cv2.imwrite(str(folder / "empty.png"), np.zeros((128, 128), np.uint8))
+    from mia_core.label_store import save_labels
+
+    save_labels(label_path(folder / "empty.png"), all_background((128, 128)))
+    w = make_window(folder, training_registry())
+    tw = open_training(w)
+    # Opening the window reads the images in a worker and says what will train, before any Start.
+    qtbot.waitUntil(lambda: "Training on" in tw.summary.text(), timeout=60000)
+    text = tw.summary.text()
+    assert "3 with foreground" not in text  # one of the four is held out
+    assert "1 all background (negative examples)" in text
+    assert "Validation: on 1 image(s) held out of 4, never trained on" in text
+    assert not tw.running and tw.plot.points == 0
+    # The default run is bounded by its 5-minute budget, as mia train says.
+    assert tw.estimate.text().startswith("Estimated time: 5m00s (the time budget; about ")
+    assert estimate(tw.form.config()).text.startswith("estimated time: 5m00s (the time budget")
+    # Editing the settings updates the estimate; Check data reads the images again with them.
+    type_into(qtbot, tw.form.time_budget, "0")
+    assert tw.form.config().time_budget == 0
+    assert tw.estimate.text().startswith("Estimated time: about ")
+    assert f"({TrainConfig().epochs} epoch(s) of {TrainConfig().steps_per_epoch} steps" in tw.estimate.text()
+    type_into(qtbot, tw.form.epochs, "3")
+    assert "(3 epoch(s) of" in tw.estimate.text()
+    type_into(qtbot, tw.form.val_fraction, "0")
+    qtbot.mouseClick(tw.check_button, Qt.LeftButton)
+    qtbot.waitUntil(lambda: "Warning:" in tw.summary.text(), timeout=60000)
+    assert "validation falls back to the training data" in tw.summary.text()
+
+
+def test_a_finished_model_gets_its_held_out_score_against_a_truth_folder(make_window, qtbot, tmp_path, capsys,
+                                                                        monkeypatch):
+    import tifffile
+
+    from mia_core import cli
+
+    folder = labelled_folder(tmp_path / "images", 2)
+    truth = tmp_path / "truth"
+    truth.mkdir()
+    import cv2
+    from skimage import measure
+
+    for p in sorted(folder.glob("*.png")):
+        image = cv2.imread(str(p), cv2.IMREAD_GRAYSCALE)
+        tifffile.imwrite(truth / f"{p.stem}.tif", measure.label(image > 100).astype(np.uint16))
+    w = make_window(folder, training_registry())
+    tw = open_training(w)
+    out = tmp_path / "model"
+    fill_tiny_run(qtbot, tw, out, epochs=1, steps=2)
+    type_into(qtbot, tw.truth_edit, str(truth))
+    qtbot.mouseClick(tw.start_button, Qt.LeftButton)
+    qtbot.waitUntil(lambda: not tw.running, timeout=TRAINING_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: tw.score.text().startswith("Held-out score: on 1 frame(s)"), timeout=120000)
+    # The held-out image is the validation image; the CLI scores it the same way.
+    from mia_core.engine.dataset import prepare_training_data
+
+    held = prepare_training_data(folder, tw.run.config).val[0].path
+    alone = tmp_path / "held"
+    alone.mkdir()
+    (alone / held.name).write_bytes(held.read_bytes())
+    capsys.readouterr()
+    import mia_core.plugins
+
+    monkeypatch.setattr(mia_core.plugins, "load_plugins", lambda disabled=None: training_registry())
+    assert cli.main(["evaluate", str(out), str(alone), "--truth", str(truth)]) == 0
+    summary = capsys.readouterr().out.strip().splitlines()[-1]
+    assert tw.score.text() == "Held-out score: " + summary.replace("evaluated", "on", 1)
