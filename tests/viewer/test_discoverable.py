@@ -52,7 +52,7 @@ def test_tooltips_name_the_key_and_that_right_click_switches_the_mode(make_windo
     poly_tip = w.toolbar.actions_by_tool["poly"].toolTip()
     assert "key F3" in poly_tip and "Right-click on the image switches the mode: add → delete → slice" in poly_tip
     assert "key F4" in w.toolbar.actions_by_tool["assign"].toolTip()
-    assert "click a contour to give it the active class" in w.toolbar.actions_by_tool["assign"].toolTip()
+    assert "switches the mode: assign → object number" in w.toolbar.actions_by_tool["assign"].toolTip()
     QTest.keyClick(w, Qt.Key_F2)
     tip = w.options.modes.buttons()["delete"].toolTip()
     assert "draw around what to remove" in tip and "Right-click on the image switches" in tip
