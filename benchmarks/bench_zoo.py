@@ -14,13 +14,16 @@ mia / smp's faster layout (above 1: mia is faster). The three are timed in alter
 the medians compared, so the load of other jobs on a shared machine hits all alike; ``uptime``
 is printed with every pair. Findings are in benchmarks/README.md.
 
-FLOPs: 2 per multiply-add of every convolution and matrix product (padding taps included; for a
-transposed convolution the taps of its input, not the inserted zeros), as
-``torch.utils.flop_counter.FlopCounterMode`` counts them on the smp side; on the mia side the same
-sum over the convolutions and dot products of the forward pass (its jaxpr). Element-wise work
-(BatchNorm, activations, resizing) is not counted by either. XLA's own estimate
+FLOPs (forward pass of one 256x256x3 patch): 2 per multiply-add of every convolution, padding
+taps included (for a transposed convolution the taps of its input, not the inserted zeros). On the
+smp side the convolution entries of ``torch.utils.flop_counter.FlopCounterMode``; on the mia side
+the same sum over the ``conv_general_dilated`` equations of the forward pass's jaxpr. Element-wise
+work (normalisation, activations) is counted by neither; neither are matrix products, which in
+smp are the few squeeze-excitation or classifier-free linear layers and in mia also carry bilinear
+resizing and adaptive pooling (as small dense matrices): mia's matrix-product GFLOPs are printed
+apart ("dot"), with XLA's own estimate of the whole forward pass
 (``jax.jit(...).lower(...).cost_analysis()["flops"]``, which skips padding taps and adds 1 per
-element-wise operation) is printed beside it.
+element-wise operation).
 """
 
 from __future__ import annotations
@@ -84,22 +87,22 @@ class Contender:
         return statistics.median(self.times[key])
 
 
-def jaxpr_flops(jaxpr: Any) -> float:
-    """2 x multiply-adds of the convolutions and dot products of a jaxpr, sub-jaxprs included."""
+def jaxpr_flops(jaxpr: Any) -> np.ndarray:
+    """2 x multiply-adds of the (convolutions, dot products) of a jaxpr, sub-jaxprs included."""
     import jax.extend.core as jcore
 
-    total = 0.0
+    total = np.zeros(2)
     for eqn in jaxpr.eqns:
         name = eqn.primitive.name
         if name == "conv_general_dilated":
             rhs = eqn.invars[1].aval.shape
             out_features = rhs[eqn.params["dimension_numbers"].rhs_spec[0]]
             dilated = np.prod(eqn.params["lhs_dilation"])  # transposed: count input taps, as torch
-            total += 2.0 * np.prod(eqn.outvars[0].aval.shape) * np.prod(rhs) / out_features / dilated
+            total[0] += 2.0 * np.prod(eqn.outvars[0].aval.shape) * np.prod(rhs) / out_features / dilated
         elif name == "dot_general":
             (lhs_contract, _), _ = eqn.params["dimension_numbers"]
             lhs = eqn.invars[0].aval.shape
-            total += 2.0 * np.prod(eqn.outvars[0].aval.shape) * np.prod([lhs[d] for d in lhs_contract])
+            total[1] += 2.0 * np.prod(eqn.outvars[0].aval.shape) * np.prod([lhs[d] for d in lhs_contract])
         repeat = eqn.params.get("length", 1) if name == "scan" else 1
         for value in eqn.params.values():
             for sub in value if isinstance(value, (tuple, list)) else (value,):
@@ -132,9 +135,12 @@ def mia_contender(arch: str, backbone: str, args: argparse.Namespace) -> Contend
         return nnx.merge(graphdef, state)(x)
 
     one = jax.ShapeDtypeStruct((1, 256, 256, 3), jnp.float32)
-    flops = jaxpr_flops(jax.make_jaxpr(forward)(state, one).jaxpr)
+    conv, dot = jaxpr_flops(jax.make_jaxpr(forward)(state, one).jaxpr) / 1e9
     cost = jax.jit(forward).lower(state, one).cost_analysis()
     cost = cost[0] if isinstance(cost, (list, tuple)) else cost
+    extra = f"dot {dot:.2f}, XLA {cost.get('flops', float('nan')) / 1e9:.1f}"
+    if args.flops_only:
+        return Contender(params, conv, _nothing, _nothing, extra)
     optimizer = nnx.Optimizer(model, optax.adam(1e-3), wrt=nnx.Param)
     step = steps.make_train_step(registry.get("losses", "cross_entropy"), args.classes)
     rng = np.random.default_rng(0)
@@ -148,7 +154,11 @@ def mia_contender(arch: str, backbone: str, args: argparse.Namespace) -> Contend
     def infer() -> None:
         jax.block_until_ready(steps.predict_classes(predictor, x))
 
-    return Contender(params, flops / 1e9, train, infer, f"XLA {cost.get('flops', float('nan')) / 1e9:.1f}")
+    return Contender(params, conv, train, infer, extra)
+
+
+def _nothing() -> None:
+    """No work (``--flops-only``)."""
 
 
 def smp_contender(arch: str, encoder: str, args: argparse.Namespace, channels_last: bool) -> Contender:
@@ -166,6 +176,9 @@ def smp_contender(arch: str, encoder: str, args: argparse.Namespace, channels_la
     model.train()
     with FlopCounterMode(display=False) as counter, torch.inference_mode():
         predictor(torch.zeros(1, 3, 256, 256).contiguous(memory_format=fmt))
+    conv = sum(n for op, n in counter.get_flop_counts()["Global"].items() if "conv" in str(op)) / 1e9
+    if args.flops_only:
+        return Contender(params, conv, _nothing, _nothing)
     opt = torch.optim.Adam(model.parameters(), 1e-3)
     rng = np.random.default_rng(0)
     x = torch.from_numpy(rng.normal(size=(args.batch, 3, args.patch, args.patch)).astype(np.float32))
@@ -181,7 +194,7 @@ def smp_contender(arch: str, encoder: str, args: argparse.Namespace, channels_la
         with torch.inference_mode():
             predictor(x).argmax(dim=1)
 
-    return Contender(params, counter.get_total_flops() / 1e9, train, infer)
+    return Contender(params, conv, train, infer)
 
 
 @dataclass
@@ -219,6 +232,11 @@ def measure(arch: str, backbone: str, args: argparse.Namespace) -> Result | None
         print(f"skip {arch}/{backbone}: smp cannot build {SMP_ARCH[arch]}({encoder!r}): {exc}", flush=True)
         return None
     runs = {"mia": mia_contender(arch, backbone, args), **runs}
+    if args.flops_only:
+        mia, smp_nchw = runs["mia"], runs["smp"]
+        print(f"{arch:<13} {backbone:<14} params mia {mia.params:,} smp {smp_nchw.params:,} | GFLOPs/patch "
+              f"(convolutions) mia {mia.gflops:.2f} ({mia.extra}) smp {smp_nchw.gflops:.2f}", flush=True)
+        return None
     for c in runs.values():  # compile (mia) / allocate (PyTorch)
         c.train()
         c.infer()
@@ -269,6 +287,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--classes", type=int, default=3)
     parser.add_argument("--rounds", type=int, default=5, help="alternating timed rounds per figure")
     parser.add_argument("--quick", action="store_true", help="batch 2 of 128x128, 2 rounds")
+    parser.add_argument("--flops-only", action="store_true", help="parameters and FLOPs, no timing")
     args = parser.parse_args(argv)
     if args.quick:
         args.patch, args.batch, args.rounds = 128, 2, 2
@@ -286,6 +305,8 @@ def main(argv: list[str] | None = None) -> int:
           f"jax {jax.__version__} on {jax.devices()[0]}, torch {torch.__version__} ({torch.get_num_threads()} "
           f"threads), smp {smp.__version__}, {os.cpu_count()} CPUs  [{uptime()}]", flush=True)
     results = [r for a, b in pairs(args) if (r := measure(a, b, args)) is not None]
+    if not results:
+        return 0
     print("\n| architecture | backbone (smp encoder) | params mia / smp | GFLOPs/patch mia / smp | mia train "
           "patches/s | smp train NCHW / cl | mia infer MPix/s | smp infer NCHW / cl | train mia/smp-best | "
           "infer mia/smp-best | load (1, 5, 15 min) |")
