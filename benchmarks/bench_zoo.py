@@ -17,7 +17,8 @@ is printed with every pair. Findings are in benchmarks/README.md.
 FLOPs (forward pass of one 256x256x3 patch): 2 per multiply-add of every convolution, padding
 taps included (for a transposed convolution the taps of its input, not the inserted zeros). On the
 smp side the convolution entries of ``torch.utils.flop_counter.FlopCounterMode``; on the mia side
-the same sum over the ``conv_general_dilated`` equations of the forward pass's jaxpr. Element-wise
+the same sum over the ``conv_general_dilated`` equations of the forward pass's jaxpr, after
+dead-code elimination (as ``jit`` does). Element-wise
 work (normalisation, activations) is counted by neither; neither are matrix products, which in
 smp are the few squeeze-excitation or classifier-free linear layers and in mia also carry bilinear
 resizing and adaptive pooling (as small dense matrices): mia's matrix-product GFLOPs are printed
@@ -135,7 +136,11 @@ def mia_contender(arch: str, backbone: str, args: argparse.Namespace) -> Contend
         return nnx.merge(graphdef, state)(x)
 
     one = jax.ShapeDtypeStruct((1, 256, 256, 3), jnp.float32)
-    conv, dot = jaxpr_flops(jax.make_jaxpr(forward)(state, one).jaxpr) / 1e9
+    from jax._src.interpreters import partial_eval as pe  # dead-code elimination, as jit does
+
+    closed = jax.make_jaxpr(forward)(state, one)
+    live, _ = pe.dce_jaxpr(closed.jaxpr, [True] * len(closed.jaxpr.outvars))
+    conv, dot = jaxpr_flops(live) / 1e9  # e.g. PSPNet's unused encoder stages past stride 8 drop out
     cost = jax.jit(forward).lower(state, one).cost_analysis()
     cost = cost[0] if isinstance(cost, (list, tuple)) else cost
     extra = f"dot {dot:.2f}, XLA {cost.get('flops', float('nan')) / 1e9:.1f}"
