@@ -465,6 +465,41 @@ class ConvBNAct(nnx.Module):
         return activation_fn(self.activation)(self.bn(y))
 
 
+def _phase_geometry(n: int, k: int, stride: int, padding: int, out: int, phase: int) -> tuple[int, int, int]:
+    """(first kernel tap, low pad, high pad) along one axis of output phase ``phase`` of a
+    transposed convolution: output ``stride * i + phase`` sums ``x[i + j + offset] * w[tap + stride * (taps - 1 - j)]``."""
+    tap, base = (phase + padding) % stride, (phase + padding) // stride
+    taps = len(range(tap, k, stride))
+    offset = base - taps + 1
+    return tap, -offset, out // stride + taps - 1 + offset - n
+
+
+def conv_transpose_phases(x: jax.Array, w: jax.Array, stride: int, padding: int,
+                          output_padding: int) -> jax.Array | None:
+    """PyTorch's transposed convolution (HWIO kernel ``w``, not flipped) as ``stride**2`` stride-1
+    convolutions of ``x``, one per output phase, interleaved: the input is never dilated with
+    zeros, so a stride-2 layer does a quarter of the multiply-adds it does dilated (XLA:CPU's
+    convolution multiplies the inserted zeros). None where the geometry does not split evenly
+    (the output size not a multiple of the stride, or a kernel smaller than the stride)."""
+    k = w.shape[0]
+    b, h, wd, _ = x.shape
+    out_h, out_w = ((n - 1) * stride - 2 * padding + k + output_padding for n in (h, wd))
+    if stride == 1 or k < stride or out_h % stride or out_w % stride or w.shape[1] != k:
+        return None
+    rows = []
+    for ph in range(stride):
+        th, lo_h, hi_h = _phase_geometry(h, k, stride, padding, out_h, ph)
+        phases = []
+        for pw in range(stride):
+            tw, lo_w, hi_w = _phase_geometry(wd, k, stride, padding, out_w, pw)
+            kernel = w[th::stride, tw::stride][::-1, ::-1]
+            phases.append(lax.conv_general_dilated(
+                x, kernel, (1, 1), ((lo_h, hi_h), (lo_w, hi_w)), dimension_numbers=_DIMENSIONS
+            ))
+        rows.append(jnp.stack(phases, axis=3))  # (b, out_h / s, out_w / s, column phase, o)
+    return jnp.stack(rows, axis=2).reshape(b, out_h, out_w, w.shape[3])
+
+
 class ConvTranspose2d(nnx.Module):
     """Transposed convolution with PyTorch's geometry (``nn.ConvTranspose2d(k, stride, padding,
     output_padding)``: output = (n - 1) * stride - 2 * padding + k + output_padding); HWIO kernel."""
@@ -491,13 +526,16 @@ class ConvTranspose2d(nnx.Module):
         self.bias = nnx.Param(jnp.zeros((out_features,), jnp.float32)) if use_bias else None
 
     def __call__(self, x: jax.Array) -> jax.Array:
-        lo = self.kernel_size - 1 - self.padding
-        pads = [(lo, lo + self.output_padding)] * 2
-        # the adjoint of a strided convolution: dilate the input, convolve with the flipped kernel
-        w = self.kernel[...][::-1, ::-1].astype(x.dtype)
-        y = lax.conv_general_dilated(
-            x, w, (1, 1), pads, lhs_dilation=(self.stride, self.stride), dimension_numbers=_DIMENSIONS
-        )
+        w = self.kernel[...].astype(x.dtype)
+        y = conv_transpose_phases(x, w, self.stride, self.padding, self.output_padding)
+        if y is None:
+            lo = self.kernel_size - 1 - self.padding
+            pads = [(lo, lo + self.output_padding)] * 2
+            # the adjoint of a strided convolution: dilate the input, convolve with the flipped kernel
+            y = lax.conv_general_dilated(
+                x, w[::-1, ::-1], (1, 1), pads, lhs_dilation=(self.stride, self.stride),
+                dimension_numbers=_DIMENSIONS,
+            )
         if self.bias is not None:
             y = y + self.bias[...].astype(y.dtype)
         return y

@@ -57,6 +57,39 @@ def test_conv_transpose_is_the_adjoint_of_the_strided_convolution():
     assert layers.ConvTranspose2d(3, 5, 3, 2, 1, output_padding=1, rngs=nnx.Rngs(0))(x).shape == (2, 12, 14, 5)
 
 
+@pytest.mark.parametrize("kernel,stride,padding,output_padding", [
+    (4, 2, 1, 0), (3, 2, 1, 1), (2, 2, 0, 0), (5, 3, 1, 0), (5, 3, 1, 1), (3, 2, 0, 1), (3, 2, 1, 0),
+])
+def test_conv_transpose_by_phases_is_the_adjoint_in_values_and_gradients(kernel, stride, padding, output_padding):
+    # every geometry (phased where the output splits evenly, dilated otherwise) against the
+    # transpose of the strided convolution, as PyTorch defines ConvTranspose2d
+    rng = np.random.default_rng(kernel + stride + padding)
+    deconv = layers.ConvTranspose2d(3, 4, kernel, stride, padding, output_padding, use_bias=False,
+                                    rngs=nnx.Rngs(0))
+    x = jnp.asarray(rng.normal(size=(2, 5, 6, 3)), jnp.float32)
+    w = deconv.kernel[...]
+    out = [(n - 1) * stride - 2 * padding + kernel + output_padding for n in (5, 6)]
+
+    def reference(x, w):
+        def forward(z):
+            return _lax_conv(z, w.transpose(0, 1, 3, 2), stride, 1, 1, [(padding, padding)] * 2)
+
+        return jax.vjp(forward, jnp.zeros((2, *out, 4)))[1](x)[0]
+
+    graphdef, state = nnx.split(deconv)
+
+    def ours(x, w):  # the layer with its one parameter (the kernel) set to w
+        return nnx.merge(graphdef, jax.tree.map(lambda _: w, state))(x)
+
+    want, want_vjp = jax.vjp(reference, x, w)
+    got, got_vjp = jax.vjp(ours, x, w)
+    assert got.shape == (2, *out, 4)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+    dy = jnp.asarray(rng.normal(size=want.shape), jnp.float32)
+    for g, r in zip(got_vjp(dy), want_vjp(dy)):
+        np.testing.assert_allclose(g, r, rtol=1e-5, atol=1e-4)
+
+
 @pytest.mark.parametrize("size", [(12, 10), (5, 3)])
 def test_bilinear_resize_half_pixel_matches_opencv(size):
     x = np.random.default_rng(1).normal(size=(6, 5, 3)).astype(np.float32)
