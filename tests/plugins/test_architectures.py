@@ -19,7 +19,9 @@ from mia_plugins.architectures.unet import UNetArchitecture
 from mia_plugins.backbones.mobilenet import MobileNetV2Backbone
 from mia_plugins.backbones.plain import PlainBackbone
 from mia_plugins.backbones.resnet import ResNetBackbone
+from mia_plugins.backbones.inception import InceptionBackbone
 from mia_plugins.backbones.vgg import VGGBackbone
+from mia_plugins.backbones.xception import XceptionBackbone
 
 FAST_COMPILE = {"xla_backend_optimization_level": 0}
 SMALL_ARCHS = {
@@ -34,7 +36,12 @@ SMALL_BACKBONES = {
     "resnet18": ResNetBackbone("resnet18", (2, 2, 2, 2), width=0.125),
     "vgg16": VGGBackbone(width=0.125),
     "mobilenetv2": MobileNetV2Backbone(width=0.25),
+    # no width multiplier: at full width, shapes only
+    "inceptionv3": InceptionBackbone("inceptionv3", "v3"),
+    "xception": XceptionBackbone(),
 }
+#: Backbones that downsample by pooling and so cannot dilate (DeepLabv3+ refuses them, as smp)
+CANNOT_DILATE = {"vgg16", "inceptionv3", "xception"}
 
 
 def _forward_shape(model, shape):
@@ -75,8 +82,8 @@ def test_small_forward_gives_logits_of_input_size_and_gradients_reach_the_decode
 def test_every_architecture_with_one_backbone_per_family_builds_or_is_refused_by_name(arch, backbone):
     architecture, encoder = SMALL_ARCHS[arch], SMALL_BACKBONES[backbone]
     reason = incompatibility(architecture, encoder)
-    if arch == "deeplabv3plus" and backbone == "vgg16":
-        assert reason and "'deeplabv3plus'" in reason and "'vgg16'" in reason and "cannot dilate" in reason
+    if arch == "deeplabv3plus" and backbone in CANNOT_DILATE:
+        assert reason and "'deeplabv3plus'" in reason and f"'{backbone}'" in reason and "cannot dilate" in reason
         with pytest.raises(ValueError, match="cannot dilate"):
             architecture.build(encoder, 1, 2, nnx.Rngs(0))
         return
