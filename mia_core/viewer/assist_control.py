@@ -18,7 +18,7 @@ from PyQt5.QtWidgets import QAction, QFileDialog, QMenu
 from mia_core.api import AssistantError, ToolContext
 from mia_core.assist import SmartMode, SmartRequest
 from mia_core.label_store import LabelStoreError
-from mia_core.viewer.workers import Task, TaskRunner
+from mia_core.viewer.workers import Task, TaskRunner, while_alive
 
 log = logging.getLogger(__name__)
 #: Where the app looks for (and Train DEXTR writes) a folder's DEXTR model.
@@ -263,10 +263,12 @@ class AssistControl(QObject):
             return str(out)
 
         task = Task(job, "Training DEXTR…")
-        task.signals.finished.connect(lambda path: self.w.status.info(f"DEXTR model saved to {path}; the DEXTR tool uses it now"))
-        task.signals.failed.connect(lambda msg, _tb: self.w.status.error(f"Train DEXTR failed: {msg}"))
+        task.signals.finished.connect(while_alive(
+            self, lambda path: self.w.status.info(f"DEXTR model saved to {path}; the DEXTR tool uses it now")))
+        task.signals.failed.connect(while_alive(
+            self, lambda msg, _tb: self.w.status.error(f"Train DEXTR failed: {msg}")))
         task.signals.cancelled.connect(lambda: self.w.status.info("DEXTR training cancelled; nothing saved"))
-        task.signals.ended.connect(lambda _t: self._training_ended(task))
+        task.signals.ended.connect(while_alive(self, lambda _t: self._training_ended(task)))
         self.train_task = task
         self.w.status.progress.track(task, delay_ms=0)
         self.w.status.info(f"Training DEXTR on the contours of {folder.name} ({settings['steps']} steps); Escape cancels")

@@ -12,13 +12,14 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
-from PyQt5.QtCore import QObject, Qt, pyqtSignal
+from PyQt5.QtCore import Qt
 from PyQt5.QtGui import QKeySequence
 from PyQt5.QtWidgets import QAction, QDoubleSpinBox, QMenu, QMessageBox
 
 from mia_core.labels import LabelSet
 from mia_core.raster import labels_from_class_map
-from mia_core.viewer.workers import Report, Task, TaskRunner
+from mia_core.viewer.task_slot import StatusTaskSlot
+from mia_core.viewer.workers import Report, Task, while_alive
 
 ASSISTANT = "autoseg"
 WEIGHTS = "hed"
@@ -70,20 +71,14 @@ def fetch_job(registry: Any, name: str) -> Callable[[Report], Path]:
     return job
 
 
-class AutoSegControl(QObject):
+class AutoSegControl(StatusTaskSlot):
     """The Auto-seg action and threshold control of one main window."""
-
-    finished = pyqtSignal(str)  # what a run ended with (also shown in the status bar)
 
     def __init__(self, window: Any) -> None:
         super().__init__(window)
-        self.window = window
-        self.runner = TaskRunner(1, self)
-        self.task: Task | None = None
         self.action: QAction | None = None
         self.threshold: QDoubleSpinBox | None = None
         self.fetcher: Callable[[], Callable[[Report], Path]] = lambda: fetch_job(window.registry, WEIGHTS)
-        self.last_message = ""
 
     @property
     def assistant(self) -> Any:
@@ -133,8 +128,9 @@ class AutoSegControl(QObject):
 
     def _fetch_then_run(self) -> Task:
         task = Task(self.fetcher(), "Downloading HED weights")
-        task.signals.finished.connect(lambda _path: self._fetched())
-        task.signals.failed.connect(lambda msg, _tb: self._fail(f"Cannot download the HED weights: {msg}"))
+        task.signals.finished.connect(while_alive(self, lambda _path: self._fetched()))
+        task.signals.failed.connect(while_alive(
+            self, lambda msg, _tb: self._fail(f"Cannot download the HED weights: {msg}")))
         return self._start(task)
 
     def _fetched(self) -> None:
@@ -148,8 +144,9 @@ class AutoSegControl(QObject):
         class_id = int(self.window.class_panel.active_class)
         what = f"x {x0}–{x1}, y {y0}–{y1}"
         task = Task(autoseg_job(self.assistant, crop, self.hints()), f"Auto-seg of the field of view ({what})")
-        task.signals.finished.connect(lambda mask, d=doc, b=box, c=class_id: self._apply(d, mask, b, c))
-        task.signals.failed.connect(lambda msg, _tb: self._fail(f"Auto-seg failed: {msg}"))
+        task.signals.finished.connect(while_alive(
+            self, lambda mask, d=doc, b=box, c=class_id: self._apply(d, mask, b, c)))
+        task.signals.failed.connect(while_alive(self, lambda msg, _tb: self._fail(f"Auto-seg failed: {msg}")))
         return self._start(task)
 
     def _apply(self, doc: Any, mask: np.ndarray, box: tuple[int, int, int, int], class_id: int) -> None:
@@ -170,40 +167,6 @@ class AutoSegControl(QObject):
             self._done(f"Auto-seg: {count} object(s) in the field of view. Ctrl+Z takes them back")
         else:
             self._done(f"Auto-seg: no change ({count} object(s) found)")
-
-    # --- plumbing ----------------------------------------------------------------------------
-    def cancel(self) -> bool:
-        """Escape: cancel a running auto-seg or download; True when there was one."""
-        if self.task is None:
-            return False
-        self.task.cancel()
-        return True
-
-    def _start(self, task: Task) -> Task:
-        for sig in (task.signals.failed, task.signals.cancelled):
-            sig.connect(lambda *_a, t=task: self._forget(t))
-        task.signals.cancelled.connect(lambda t=task: self._fail(f"{t.label}: cancelled"))
-        self.task = task
-        self.window.status.progress.track(task)
-        self.window.status.info(task.label + "…")
-        self.runner.start(task)
-        return task
-
-    def _forget(self, task: Task) -> None:
-        if self.task is task:
-            self.task = None
-
-    def _done(self, text: str) -> None:
-        self.last_message = text
-        self.window.status.info(text)
-        self.finished.emit(text)
-
-    def _fail(self, text: str) -> None:
-        self.last_message = text
-        self.window.status.error(text)
-        self.finished.emit(text)
-        return None
-
 
 def build_assist_menu(window: Any, menu: QMenu, options_bar: Any) -> AutoSegControl:
     """The Assist menu's Auto-seg entry, and its button and threshold in the tool options bar."""

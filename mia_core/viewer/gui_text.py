@@ -26,6 +26,7 @@ _RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(p), r) for p
     # the mask import / export dialogs (File > Import masks…, Export masks…)
     (r"(?m)^mia labels (?:import|export)-masks: ", ""),
     (r"\(--force replaces it\)", "(tick “Replace existing …” to replace it)"),
+    (r"; --force replaces them\)", "; tick “Replace existing …” to replace them)"),
     (r"(?m)try --mask-suffix (\S+?)(?: \(given: --mask-suffix '[^']*'\))?$", r"set Mask name suffix to \1"),
     (r"; --skip-empty leaves them unlabelled\)", ")"),
     (r"\(--skip-empty\)", "(empty masks are skipped)"),

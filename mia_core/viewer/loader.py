@@ -7,7 +7,7 @@ from pathlib import Path
 from PyQt5.QtCore import QObject, pyqtSignal
 
 from mia_core.viewer.progress import ProgressPanel
-from mia_core.viewer.workers import LoadedImage, Task, TaskRunner, load_image_job, scan_job
+from mia_core.viewer.workers import LoadedImage, Task, TaskRunner, load_image_job, scan_job, while_alive
 
 
 class ImageLoader(QObject):
@@ -33,8 +33,8 @@ class ImageLoader(QObject):
         """Start reading ``path`` (dropping any load in progress)."""
         self.cancel()
         task = Task(load_image_job(path), f"Loading {path.name}")
-        task.signals.finished.connect(lambda result, tk=task: self._finished(tk, result))
-        task.signals.failed.connect(lambda msg, _tb, tk=task, p=path: self._failed(tk, p, msg))
+        task.signals.finished.connect(while_alive(self, lambda result, tk=task: self._finished(tk, result)))
+        task.signals.failed.connect(while_alive(self, lambda msg, _tb, tk=task, p=path: self._failed(tk, p, msg)))
         self.task = task
         self.progress.track(task)
         self.runner.start(task)
@@ -83,7 +83,8 @@ class FolderScanner(QObject):
         """Check ``paths`` one by one, replacing any earlier scan."""
         self.cancel()
         task = Task(scan_job(paths), "Checking images", with_items=True)
-        task.signals.item.connect(lambda result, tk=task: tk is self.task and self.scanned.emit(result))
+        task.signals.item.connect(while_alive(
+            self, lambda result, tk=task: tk is self.task and self.scanned.emit(result)))
         self.task = task
         self.runner.start(task)
 

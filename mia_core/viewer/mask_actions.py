@@ -17,7 +17,7 @@ from PyQt5.QtWidgets import (
 )
 
 from mia_core.viewer.gui_text import speak_gui
-from mia_core.viewer.workers import Task, TaskRunner
+from mia_core.viewer.workers import Task, TaskRunner, while_alive
 
 
 class _Lines(io.StringIO):
@@ -119,7 +119,7 @@ class MaskDialog(QDialog):
         self.task = Task(job, self.windowTitle())
         self.task.signals.progress.connect(self._progress)
         self.task.signals.finished.connect(self._done)
-        self.task.signals.failed.connect(lambda msg, _tb: self._ended(f"Failed: {msg}"))
+        self.task.signals.failed.connect(while_alive(self, lambda msg, _tb: self._ended(f"Failed: {msg}")))
         self.task.signals.cancelled.connect(lambda: self._ended("Cancelled after the current image; the files "
                                                                 "written so far stay."))
         self.run_button.setEnabled(False)

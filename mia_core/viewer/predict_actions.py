@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from PyQt5.QtCore import QObject, Qt, pyqtSignal
+from PyQt5.QtCore import Qt, pyqtSignal
 from PyQt5.QtGui import QKeySequence
 from PyQt5.QtWidgets import QAction, QApplication, QFileDialog, QMenu, QMessageBox
 
@@ -29,7 +29,8 @@ from mia_core.viewer.predict_jobs import (
     predict_frame_job,
     visible_box,
 )
-from mia_core.viewer.workers import Task, TaskRunner
+from mia_core.viewer.task_slot import StatusTaskSlot
+from mia_core.viewer.workers import Task, while_alive
 
 NO_MODEL = "No model loaded: train one (Model > Train…) or load one (Model > Load model…)"
 
@@ -46,21 +47,16 @@ class ModelActions:
     tta: QAction  # checkable: predictions average over flips
 
 
-class ModelControl(QObject):
+class ModelControl(StatusTaskSlot):
     """The loaded model and the prediction and training jobs of one main window."""
 
     modelChanged = pyqtSignal(object)  # LoadedModel
-    finished = pyqtSignal(str)  # what a load or prediction ended with (also shown in the status bar)
 
     def __init__(self, window: Any) -> None:
         super().__init__(window)
-        self.window = window
-        self.runner = TaskRunner(1, self)
         self.model: LoadedModel | None = None
-        self.task: Task | None = None
         self.training: Any = None  # the TrainingWindow, made on first use
         self.actions: ModelActions | None = None
-        self.last_message = ""
 
     # --- training ----------------------------------------------------------------------------
     def open_training(self) -> Any:
@@ -105,7 +101,7 @@ class ModelControl(QObject):
             return None
         task = Task(load_model_job(Path(folder), self.window.registry), f"Loading model {Path(folder).name}")
         task.signals.finished.connect(self._loaded)
-        task.signals.failed.connect(lambda msg, _tb: self._fail(f"Cannot load model: {msg}"))
+        task.signals.failed.connect(while_alive(self, lambda msg, _tb: self._fail(f"Cannot load model: {msg}")))
         return self._start(task)
 
     def _loaded(self, model: LoadedModel) -> None:
@@ -174,8 +170,9 @@ class ModelControl(QObject):
                 return None
         what = f"{name} (x {box[0]}–{box[2]}, y {box[1]}–{box[3]})" if box else name
         task = Task(predict_frame_job(model, frame, name, box, tta=self.tta), f"Predicting {what}")
-        task.signals.finished.connect(lambda labels, d=doc, b=box, n=what: self._apply_current(d, labels, b, n))
-        task.signals.failed.connect(lambda msg, _tb: self._fail(f"Prediction failed: {msg}"))
+        task.signals.finished.connect(while_alive(
+            self, lambda labels, d=doc, b=box, n=what: self._apply_current(d, labels, b, n)))
+        task.signals.failed.connect(while_alive(self, lambda msg, _tb: self._fail(f"Prediction failed: {msg}")))
         return self._start(task)
 
     def _apply_current(self, doc: Any, labels: LabelSet, box: Box | None, name: str) -> None:
@@ -220,9 +217,10 @@ class ModelControl(QObject):
                     with_items=True)
         written: list[int] = [0]
         # a frame finished after Cancel is dropped: the user asked for nothing more to change
-        task.signals.item.connect(lambda pred, c=written, t=task: t.is_cancelled or self._apply_item(pred, c))
-        task.signals.finished.connect(lambda outcome, c=written: self._folder_done(outcome, c[0]))
-        task.signals.failed.connect(lambda msg, _tb: self._fail(f"Prediction failed: {msg}"))
+        task.signals.item.connect(while_alive(
+            self, lambda pred, c=written, t=task: t.is_cancelled or self._apply_item(pred, c)))
+        task.signals.finished.connect(while_alive(self, lambda outcome, c=written: self._folder_done(outcome, c[0])))
+        task.signals.failed.connect(while_alive(self, lambda msg, _tb: self._fail(f"Prediction failed: {msg}")))
         task.signals.cancelled.connect(lambda c=written: self._fail(
             f"Prediction cancelled after {c[0]} image(s)/frame(s); those keep their new labels"))
         return self._start(task)
@@ -271,33 +269,9 @@ class ModelControl(QObject):
         self._fail(f"Wait for \"{self.task.label}\" to end (or cancel it) first")
         return True
 
-    def _start(self, task: Task) -> Task:
-        for sig in (task.signals.failed, task.signals.cancelled):
-            sig.connect(lambda *_a, t=task: self._forget(t))
-        task.signals.cancelled.connect(lambda t=task: self._cancelled(t))
-        self.task = task
-        self.window.status.progress.track(task)
-        self.window.status.info(task.label + "…")
-        self.runner.start(task)
-        return task
-
-    def _forget(self, task: Task) -> None:
-        if self.task is task:
-            self.task = None
-
     def _cancelled(self, task: Task) -> None:
-        if not task.with_items:
-            self._fail(f"{task.label}: cancelled")
-
-    def _done(self, text: str) -> None:
-        self.last_message = text
-        self.window.status.info(text)
-        self.finished.emit(text)
-
-    def _fail(self, text: str) -> None:
-        self.last_message = text
-        self.window.status.error(text)
-        self.finished.emit(text)
+        if not task.with_items:  # a folder run reports what it wrote instead
+            super()._cancelled(task)
 
     def shutdown(self, wait_s: float = 120.0) -> None:
         """The app is quitting: cancel predictions, stop training and wait for its checkpoint."""

@@ -15,7 +15,7 @@ from PyQt5.QtWidgets import (
 from mia_core.atomic import atomic_write_text
 from mia_core.label_store import LABEL_FOLDER
 from mia_core.results import ExportError, ExportSettings, all_columns, export_folder
-from mia_core.viewer.workers import Task, TaskRunner
+from mia_core.viewer.workers import Task, TaskRunner, while_alive
 
 SETTINGS_FILE = "results.json"
 
@@ -143,8 +143,8 @@ class ResultsWindow(QDialog):
 
         self.task = Task(job, "Exporting results")
         self.task.signals.progress.connect(self._progress)
-        self.task.signals.finished.connect(lambda n: self._done(out, n))
-        self.task.signals.failed.connect(lambda msg, _tb: self._ended(f"Export failed: {msg}"))
+        self.task.signals.finished.connect(while_alive(self, lambda n: self._done(out, n)))
+        self.task.signals.failed.connect(while_alive(self, lambda msg, _tb: self._ended(f"Export failed: {msg}")))
         self.task.signals.cancelled.connect(lambda: self._ended("Export cancelled; nothing was written."))
         self.export_button.setEnabled(False)
         self.cancel_button.setEnabled(True)

@@ -40,7 +40,7 @@ def score_job(model_dir: Path, folder: Path, truth: Path, config: TrainConfig,
     """The model scored on the images of ``folder`` that have a mask in ``truth`` and did not train."""
 
     def job(report: Any) -> str:
-        from mia_core.commands.evaluate import held_out_score
+        from mia_core.scoring import held_out_score
         from mia_core.engine.dataset import prepare_training_data
 
         report(0, 0)

@@ -36,7 +36,7 @@ from mia_core.viewer.training_plot import TrainingPlot
 from mia_core.viewer.training_resume import resumable, saved_run
 from mia_core.viewer.training_settings import TrainingSettingsForm
 from mia_core.viewer.training_worker import TrainingOutcome, TrainingRun
-from mia_core.viewer.workers import Task, TaskRunner
+from mia_core.viewer.workers import Task, TaskRunner, while_alive
 
 #: Where a model goes by default: beside the label folder of the images it learns from.
 MODELS_FOLDER = "Segmentation_models"
@@ -252,8 +252,8 @@ class TrainingWindow(QDialog):
 
         self._checked_folder = self.folder
         task = Task(summary_job(self.folder, config), "Checking the training data")
-        task.signals.finished.connect(lambda check, t=task: self._show_summary(t, check))
-        task.signals.failed.connect(lambda msg, _tb, t=task: self._check_failed(t, msg))
+        task.signals.finished.connect(while_alive(self, lambda check, t=task: self._show_summary(t, check)))
+        task.signals.failed.connect(while_alive(self, lambda msg, _tb, t=task: self._check_failed(t, msg)))
         self._check_task = task
         self.summary.setStyleSheet("")
         self.summary.setText("Reading the labelled images…")
@@ -309,7 +309,7 @@ class TrainingWindow(QDialog):
 
         task = Task(score_job(model_dir, self.folder, Path(truth).expanduser(), self.run.config, self.registry),
                     "Scoring the model on held-out images")
-        task.signals.finished.connect(lambda text, t=task: self._show_score(t, text, ""))
+        task.signals.finished.connect(while_alive(self, lambda text, t=task: self._show_score(t, text, "")))
         task.signals.failed.connect(lambda msg, _tb, t=task: self._show_score(t, f"No held-out score: {msg}",
                                                                               ERROR_STYLE))
         self._score_task = task
@@ -368,8 +368,10 @@ class TrainingWindow(QDialog):
         from mia_core.viewer.workers import Task, TaskRunner
 
         task = Task(self.fetcher(name) if self.fetcher else fetch_job(self.registry, name), f"Downloading {name}")
-        task.signals.progress.connect(lambda done, total: (self.bar.setRange(0, total), self.bar.setValue(done)))
-        task.signals.finished.connect(lambda _path: (setattr(self, "fetch_task", None), self.start()))
+        task.signals.progress.connect(while_alive(
+            self, lambda done, total: (self.bar.setRange(0, total), self.bar.setValue(done))))
+        task.signals.finished.connect(while_alive(
+            self, lambda _path: (setattr(self, "fetch_task", None), self.start())))
         task.signals.failed.connect(lambda msg, _tb: (setattr(self, "fetch_task", None),
                                                       self._show_error(f"Cannot download {name}: {msg}")))
         self.eta.setText(f"Downloading {name}…")
