@@ -11,7 +11,9 @@ import re
 
 #: The app's controls named by the rules (labels of the training window and the menus).
 CONTROLS = ("Patch size", "Resume", "Replace the model in this folder", "Model folder", "Pretrained",
-            "Validation share", "Validation folder", "Model > Train…", "Replace existing", "Mask name suffix")
+            "Validation share", "Validation folder", "Model > Train…")
+#: The mask dialogs' controls the mask rules name (File > Import masks…, Export masks…).
+MASK_CONTROLS = ("Replace existing", "Mask name suffix")
 
 _RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(p), r) for p, r in (
     (r"use --patch (\d+) or smaller", r"set Patch size to \1 or smaller"),

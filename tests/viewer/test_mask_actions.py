@@ -7,11 +7,12 @@ import cv2
 import numpy as np
 import tifffile
 from PyQt5.QtCore import QPoint, Qt
-from PyQt5.QtWidgets import QApplication
+from PyQt5.QtWidgets import QApplication, QCheckBox, QLabel
 from skimage.draw import disk
 
 from mia_core.label_store import label_path, load_labels, save_labels
 from mia_core.raster import labels_from_class_map
+from mia_core.viewer.gui_text import MASK_CONTROLS
 
 SHAPE = (60, 80)
 
@@ -62,6 +63,8 @@ def test_export_then_import_masks_from_the_menu(make_window, qtbot, tmp_path):
     text = imp.output.toPlainText()
     assert "a.png: skipped" in text and "b.png: b.tif -> b.npz: 2 contours" in text
     assert "tick “Replace existing …” to replace it" in text and "--" not in text  # GUI words, not flags
+    named = [x.text() for x in imp.findChildren((QLabel, QCheckBox))]
+    assert all(any(c in t for t in named) for c in MASK_CONTROLS)  # the controls those words name exist
     back = load_labels(label_path(folder / "b.png"))
     assert np.array_equal(back.with_shape(SHAPE).to_class_map(), cm)
     assert len(load_labels(label_path(folder / "a.png"))) == 2  # not replaced
