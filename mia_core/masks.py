@@ -67,15 +67,14 @@ def run_import(args: Any, out: TextIO | None = None, err: TextIO | None = None) 
         print(f"mia labels import-masks: --class-map maps {args.unlabelled}, the --unlabelled value; "
               f"choose another --unlabelled (e.g. --unlabelled {_MASK_MAX})", file=err)
         return 2
+    images = _images_apart_from(folder, mask_dir, "import-masks", "--masks",
+                                "the masks must be in their own folder", err)
+    if images is None:
+        return 2
     try:
-        images = list_images(folder)
         masks = list_images(mask_dir)
     except ImageReadError as exc:
         print(f"mia labels import-masks: {exc}", file=err)
-        return 2
-    if _same_folder(folder, mask_dir):
-        print(f"mia labels import-masks: --masks {mask_dir} is the image folder; the masks must be "
-              "in their own folder", file=err)
         return 2
     by_stem: dict[str, list[Path]] = {}
     for mask in masks:
@@ -291,14 +290,8 @@ def run_export(args: Any, out: TextIO | None = None, err: TextIO | None = None) 
     """Write a mask for every labelled image; 1 when any image failed, 2 on bad usage."""
     out, err = out or sys.stdout, err or sys.stderr
     folder, out_dir = Path(args.folder), Path(args.out)
-    try:
-        images = list_images(folder)
-    except ImageReadError as exc:
-        print(f"mia labels export-masks: {exc}", file=err)
-        return 2
-    if _same_folder(folder, out_dir):
-        print(f"mia labels export-masks: --out {out_dir} is the image folder; masks would replace "
-              "images there", file=err)
+    images = _images_apart_from(folder, out_dir, "export-masks", "--out", "masks would replace images there", err)
+    if images is None:
         return 2
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -400,6 +393,20 @@ def _write_tiff(path: Path, data: np.ndarray) -> None:
 
 
 # --- shared ------------------------------------------------------------------------------------
+def _images_apart_from(folder: Path, other: Path, command: str, option: str, why: str,
+                       err: TextIO) -> list[Path] | None:
+    """Both commands' first check: the folder's images, or None once ``err`` says it is unreadable or is ``other``."""
+    try:
+        images = list_images(folder)
+    except ImageReadError as exc:
+        print(f"mia labels {command}: {exc}", file=err)
+        return None
+    if _same_folder(folder, other):
+        print(f"mia labels {command}: {option} {other} is the image folder; {why}", file=err)
+        return None
+    return images
+
+
 def _same_folder(a: Path, b: Path) -> bool:
     """True when two paths name the same existing folder."""
     try:
