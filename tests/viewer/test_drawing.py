@@ -10,7 +10,7 @@ from skimage.draw import polygon as sk_polygon
 
 from mia_core.label_store import label_path, load_labels
 
-from viewer_helpers import IMAGE_SHAPE
+from viewer_helpers import IMAGE_SHAPE, square
 
 
 def polygon_pixels(points) -> int:
@@ -18,15 +18,6 @@ def polygon_pixels(points) -> int:
     pts = np.asarray(points, dtype=float)
     rr, cc = sk_polygon(pts[:, 1], pts[:, 0], IMAGE_SHAPE)
     return len(rr)
-
-
-def square(x0, y0, x1, y1, step=4):
-    """Points around a rectangle, as a hand would trace it."""
-    top = [(x, y0) for x in range(x0, x1, step)]
-    right = [(x1, y) for y in range(y0, y1, step)]
-    bottom = [(x, y1) for x in range(x1, x0, -step)]
-    left = [(x0, y) for y in range(y1, y0, -step)]
-    return top + right + bottom + left + [(x0, y0)]
 
 
 def only_contours(path):

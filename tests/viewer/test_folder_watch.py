@@ -5,37 +5,20 @@ from __future__ import annotations
 
 
 import cv2
-from PyQt5.QtCore import Qt, QTimer
+from PyQt5.QtCore import Qt
 from PyQt5.QtTest import QTest
-from PyQt5.QtWidgets import QApplication, QMessageBox, QPushButton
+from PyQt5.QtWidgets import QApplication
 
 from mia_core.label_store import label_path, load_labels, save_labels
 from mia_core.labels import LabelSet
 from mia_core.viewer import folder_watch
 
-from viewer_helpers import IMAGE_SHAPE, blob_image, wait_loaded
+from viewer_helpers import IMAGE_SHAPE, answer_next_question, blob_image, square, wait_loaded
 
 
-def square(x0, y0, x1, y1, step=4):
-    top = [(x, y0) for x in range(x0, x1, step)]
-    right = [(x1, y) for y in range(y0, y1, step)]
-    bottom = [(x, y1) for x in range(x1, x0, -step)]
-    left = [(x0, y) for y in range(y1, y0, -step)]
-    return top + right + bottom + left + [(x0, y0)]
-
-
-def answer(qtbot, text: str, seen: list[str]) -> None:
-    """Once a question is up, click its button ``text`` with the mouse."""
-    def click() -> None:
-        box = QApplication.activeModalWidget()
-        if not isinstance(box, QMessageBox):
-            QTimer.singleShot(20, click)
-            return
-        seen.append(box.objectName())
-        button = next(b for b in box.findChildren(QPushButton) if b.text() == text)
-        qtbot.mouseClick(button, Qt.LeftButton)
-
-    QTimer.singleShot(0, click)
+def asked(seen: list[str]) -> list[str]:
+    """The object names of the questions ``answer_next_question`` answered (which question, not its words)."""
+    return [s.partition(": ")[0] for s in seen]
 
 
 def back_to(qtbot, w) -> None:
@@ -94,27 +77,27 @@ def test_a_label_file_changed_on_disk_offers_to_reload(make_window, mouse_for, i
     assert load_labels(path).class_ids() == [1]
 
     seen: list[str] = []
-    answer(qtbot, "Reload", seen)
+    answer_next_question(qtbot, "Reload", seen)
     other_writer(path)
     qtbot.waitUntil(lambda: w.document.labels.class_ids() == [2], timeout=5000)
-    assert seen == ["labelsChangedOnDisk"]
+    assert asked(seen) == ["labelsChangedOnDisk"]
     assert len(w.canvas.contours.items) == 1
     back_to(qtbot, w)
     QTest.keyClick(w, Qt.Key_Z, Qt.ControlModifier)  # mine come back, and are written
     assert w.document.labels.class_ids() == [1] and load_labels(path).class_ids() == [1]
 
     # Later: asked once for this version of the file; the next edit asks again (the edit's question)
-    answer(qtbot, "Later", seen)
+    answer_next_question(qtbot, "Later", seen)
     other_writer(path, 3)
     qtbot.waitUntil(lambda: len(seen) == 2, timeout=5000)
     (image_folder / "Segmentation_labels" / "note.txt").write_text("another change in the folder")
     QTest.qWait(folder_watch.DEBOUNCE_MS + 200)
     assert len(seen) == 2 and w.document.labels.class_ids() == [1]
     back_to(qtbot, w)
-    answer(qtbot, "Keep mine", seen)
+    answer_next_question(qtbot, "Keep mine", seen)
     mouse.stroke(square(10, 60, 40, 90))
     on_disk = load_labels(path)
-    assert seen[2] == "labelConflict" and on_disk.class_ids() == [1] and len(on_disk) == 2
+    assert asked(seen)[2] == "labelConflict" and on_disk.class_ids() == [1] and len(on_disk) == 2
 
 
 def test_an_unedited_open_image_shows_the_new_labels_without_asking(make_window, image_folder, qtbot):
@@ -137,10 +120,10 @@ def test_an_edited_image_whose_file_changed_meanwhile_asks_when_shown_again(make
     other_writer(label_path(image_folder / "a_blobs.png"))
     QTest.qWait(folder_watch.DEBOUNCE_MS + 200)
     assert QApplication.activeModalWidget() is None  # not on screen: nothing asked yet
-    answer(qtbot, "Reload", seen)
+    answer_next_question(qtbot, "Reload", seen)
     w.image_list.select(image_folder / "a_blobs.png")
     wait_loaded(qtbot, w, "a_blobs.png")
-    qtbot.waitUntil(lambda: seen == ["labelsChangedOnDisk"], timeout=5000)
+    qtbot.waitUntil(lambda: asked(seen) == ["labelsChangedOnDisk"], timeout=5000)
     assert w.document.labels.class_ids() == [2] and w.document.can_undo
 
 

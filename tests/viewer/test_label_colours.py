@@ -16,18 +16,11 @@ from mia_core.labels import Contour, LabelSet
 from mia_core.viewer.settings import classes_path
 
 from test_screenshots import as_array, near
+from viewer_helpers import square
 
 #: Okabe & Ito (2008), "Color Universal Design": orange, sky blue, bluish green, yellow, blue,
 #: vermillion, reddish purple (their black is left out: it vanishes on dark images).
 OKABE_ITO = ["#e69f00", "#56b4e9", "#009e73", "#f0e442", "#0072b2", "#d55e00", "#cc79a7"]
-
-
-def square(x0, y0, x1, y1, step=4):
-    top = [(x, y0) for x in range(x0, x1, step)]
-    right = [(x1, y) for y in range(y0, y1, step)]
-    bottom = [(x, y1) for x in range(x1, x0, -step)]
-    left = [(x0, y) for y in range(y1, y0, -step)]
-    return top + right + bottom + left + [(x0, y0)]
 
 
 def items_of(w, class_id):

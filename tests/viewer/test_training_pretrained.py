@@ -7,12 +7,13 @@ import importlib.metadata
 import threading
 
 import pytest
-from PyQt5.QtCore import Qt, QTimer
-from PyQt5.QtWidgets import QAction, QApplication, QMessageBox
+from PyQt5.QtCore import Qt
+from PyQt5.QtWidgets import QAction
 
 from mia_core import weights
 from mia_core.plugins import load_plugins
 from training_helpers import labelled_folder
+from viewer_helpers import answer_next_question
 
 
 @pytest.fixture
@@ -23,20 +24,6 @@ def cache(tmp_path, monkeypatch):
 def registry_with_weights():
     eps = [ep for ep in importlib.metadata.entry_points(group="mia") if ep.dist is not None and ep.dist.name == "mia"]
     return load_plugins(disabled=(), entry_points=eps)
-
-
-def answer(qtbot, text: str, seen: list) -> None:
-    def click() -> None:
-        box = QApplication.activeModalWidget()
-        if not isinstance(box, QMessageBox):
-            QTimer.singleShot(20, click)
-            return
-        seen.append(box.text())
-        for button in box.buttons():
-            if button.text().replace("&", "") == text:
-                qtbot.mouseClick(button, Qt.LeftButton)
-                return
-    QTimer.singleShot(0, click)
 
 
 def open_training(window):
@@ -71,7 +58,7 @@ def test_start_asks_before_downloading_and_no_starts_nothing(make_window, qtbot,
     fetched = []
     tw.fetcher = lambda name: (fetched.append(name), lambda report: None)[1]
     seen: list[str] = []
-    answer(qtbot, "No", seen)
+    answer_next_question(qtbot, "No", seen)
     qtbot.mouseClick(tw.start_button, Qt.LeftButton)
     assert seen and "mobilenetv2-imagenet" in seen[0] and "Download them now" in seen[0]
     assert not tw.running and not fetched
@@ -93,7 +80,7 @@ def test_yes_downloads_with_progress_and_a_failed_download_says_so(make_window, 
         return job
 
     tw.fetcher = fetcher
-    answer(qtbot, "Yes", [])
+    answer_next_question(qtbot, "Yes", [])
     qtbot.mouseClick(tw.start_button, Qt.LeftButton)
     qtbot.waitUntil(lambda: tw.bar.value() == 40 and tw.bar.maximum() == 100, timeout=5000)
     assert "Downloading mobilenetv2-imagenet" in tw.eta.text() and not tw.running

@@ -122,9 +122,10 @@ class Mouse:
 
 
 def answer_next_question(qtbot, button_text: str, seen: list[str] | None = None) -> None:
-    """Once a modal QMessageBox is up, click its button ``button_text`` with the mouse.
+    """Once a modal QMessageBox is up, click its button ``button_text`` (``&`` shortcuts ignored) with the mouse.
 
-    ``seen`` collects "objectName: text" of the box, so a test can check what was asked.
+    ``seen`` collects "objectName: text" of the box, so a test can check what was asked. A box
+    without that button is closed and fails the test with the buttons it has, rather than hanging.
     """
     from PyQt5.QtCore import QTimer
     from PyQt5.QtWidgets import QMessageBox, QPushButton
@@ -136,7 +137,20 @@ def answer_next_question(qtbot, button_text: str, seen: list[str] | None = None)
             return
         if seen is not None:
             seen.append(box.objectName() + ": " + box.text())
-        button = next(b for b in box.findChildren(QPushButton) if b.text().replace("&", "") == button_text)
+        buttons = box.findChildren(QPushButton)
+        button = next((b for b in buttons if b.text().replace("&", "") == button_text), None)
+        if button is None:
+            box.done(0)  # closed unanswered, so the test goes on to fail here instead of hanging
+            raise AssertionError(f"no button {button_text!r} in {box.objectName()}: {[b.text() for b in buttons]}")
         qtbot.mouseClick(button, Qt.LeftButton)
 
     QTimer.singleShot(0, click)
+
+
+def square(x0: int, y0: int, x1: int, y1: int, step: int = 4) -> list[tuple[int, int]]:
+    """Points around a rectangle every ``step`` pixels, as a hand would trace it, for ``Mouse.stroke``."""
+    top = [(x, y0) for x in range(x0, x1, step)]
+    right = [(x1, y) for y in range(y0, y1, step)]
+    bottom = [(x, y1) for x in range(x1, x0, -step)]
+    left = [(x0, y) for y in range(y1, y0, -step)]
+    return top + right + bottom + left + [(x0, y0)]
