@@ -10,11 +10,9 @@ from mia_core.document import LabelDocument
 from mia_core.label_store import LabelConflictError, LabelStoreError, file_stamp, load_labels, save_labels
 from mia_core.labels import LabelSet
 
+from core_helpers import square
+
 SHAPE = (100, 100)
-
-
-def square(x0: int, y0: int, size: int) -> list[tuple[int, int]]:
-    return [(x0, y0), (x0 + size, y0), (x0 + size, y0 + size), (x0, y0 + size)]
 
 
 def theirs() -> LabelSet:
