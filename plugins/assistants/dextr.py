@@ -344,7 +344,7 @@ def augment(picture: np.ndarray, mask: np.ndarray, rng: np.random.Generator) -> 
     scale = float(rng.uniform(0.75, 1.25))
     h, w = mask.shape
     size = (max(int(round(w * scale)), 8), max(int(round(h * scale)), 8))
-    scaled = cv2.resize(mask.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0
+    scaled = cv2.resize(mask.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST_EXACT) > 0
     if scaled.any():  # (a sliver could vanish when shrunk: then it keeps its size)
         picture, mask = cv2.resize(picture, size, interpolation=cv2.INTER_LINEAR), scaled
     return augment_intensity(picture, rng), mask
@@ -370,7 +370,7 @@ def training_batch(samples: Sequence[Sample], config: DextrConfig, rng: np.rando
         pts = jittered_points(mask, rng, jitter)
         x, box = make_input(picture, pts, config)
         crop = padded_crop(mask.astype(np.uint8), box)
-        y = cv2.resize(crop, (size, size), interpolation=cv2.INTER_NEAREST)
+        y = cv2.resize(crop, (size, size), interpolation=cv2.INTER_NEAREST_EXACT)
         xs.append(x)
         ys.append(y.astype(np.float32))
     return np.stack(xs), np.stack(ys)

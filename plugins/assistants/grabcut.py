@@ -63,7 +63,7 @@ class GrabCutAssistant:
         if scale < 1.0:
             size = (max(1, int(shape[1] * scale)), max(1, int(shape[0] * scale)))
             small = cv2.resize(picture, size, interpolation=cv2.INTER_AREA)
-            work = cv2.resize(mask, size, interpolation=cv2.INTER_NEAREST)
+            work = cv2.resize(mask, size, interpolation=cv2.INTER_NEAREST_EXACT)  # pixel centres aligned, like INTER_AREA
             # keep thin sure strokes that nearest-neighbour sampling would drop
             for value in (cv2.GC_BGD, cv2.GC_FGD):
                 hit = cv2.resize((mask == value).astype(np.uint8), size, interpolation=cv2.INTER_AREA) > 0
