@@ -17,7 +17,7 @@ from typing import Any
 SIZE_MULTIPLE = 32
 
 OPTIMIZERS = ("adam", "adamw", "sgd-nesterov")
-SCHEDULES = ("constant", "step", "reduce-on-plateau")
+SCHEDULES = ("cosine", "constant", "step", "reduce-on-plateau")
 CLASS_WEIGHTS = ("none", "inverse-frequency", "manual")
 NORMALISATIONS = ("per-image", "min-max", "encoder")
 
@@ -79,7 +79,7 @@ class TrainConfig:
     learning_rate: float = 1e-3
     momentum: float = 0.9  # sgd-nesterov only
     weight_decay: float = 1e-4  # adamw only
-    schedule: str = "constant"
+    schedule: str = "cosine"  # annealed over the planned epochs (those that fit the time budget)
     step_epochs: int = 10  # "step": multiply the learning rate by step_gamma every step_epochs
     step_gamma: float = 0.1
     plateau_patience: int = 3  # "reduce-on-plateau": epochs without improvement before reducing

@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from mia_core.durations import format_seconds
 from mia_core.engine.config import TrainConfig
 
-#: Seconds of one train step (batch 4 of 128x128 patches, forward, backward, Adam) on an idle 2-core CPU,
-#: derived from steps timed at load 15 (5.3 s, 2.4 s) through the load factor below.
+#: Seconds of one train step (batch 4 of 128x128 patches, forward, backward, Adam) on an idle 2-core CPU:
+#: ResNet-18 from bench_quality's default run (19 epochs of 50 steps with validation in 302 s at load
+#: 0.5); the plain encoder at the ratio measured between the two under load (2.4 s vs 5.3 s).
 STEP_SECONDS: dict[tuple[str, str], float] = {
-    ("unet", "resnet18"): 0.61,
-    ("unet", "plain"): 0.28,
+    ("unet", "resnet18"): 0.28,
+    ("unet", "plain"): 0.13,
 }
 #: Networks without a calibrated figure are assumed to cost like the heaviest calibrated one.
 FALLBACK_STEP_SECONDS = max(STEP_SECONDS.values())

@@ -1,10 +1,14 @@
-"""Per-epoch learning rate (constant, step, reduce-on-plateau) and early stopping, kept on the host.
+"""Per-epoch learning rate (cosine, constant, step, reduce-on-plateau) and early stopping, on the host.
 
-Both follow the validation metric (higher is better) and save their state in the checkpoint.
+Both follow the validation metric (higher is better) and save their state in the checkpoint. The
+cosine schedule anneals over the run's planned epochs: ``epochs``, or, under a time budget, the
+epochs that the measured epoch time says still fit (re-planned every epoch), so a 5-minute run
+ends at a low learning rate instead of at a random point of a noisy constant one.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -20,6 +24,7 @@ class ScheduleState:
     best_epoch: int = -1
     since_best: int = 0  # epochs since the metric last improved (early stopping)
     since_reduce: int = 0  # epochs since the last improvement or reduction (plateau)
+    planned_epochs: int | None = None  # the cosine's horizon under a time budget (None: ``epochs``)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready state."""
@@ -33,10 +38,15 @@ class LearningRateSchedule:
         self.config = config
         self.state = state or ScheduleState(learning_rate=config.learning_rate)
 
-    def rate_for_epoch(self, epoch: int) -> float:
-        """Learning rate for 0-based ``epoch`` (plateau reductions are applied in :meth:`end_epoch`)."""
+    def rate_for_epoch(self, epoch: int, planned_epochs: int | None = None) -> float:
+        """Learning rate for 0-based ``epoch`` (plateau reductions are applied in :meth:`end_epoch`);
+        ``planned_epochs`` is the cosine's horizon when a time budget ends the run before ``epochs``."""
         cfg = self.config
-        if cfg.schedule == "step":
+        if cfg.schedule == "cosine":
+            total = max(min(planned_epochs or cfg.epochs, cfg.epochs), epoch + 1)
+            low = min(cfg.min_learning_rate, cfg.learning_rate)
+            self.state.learning_rate = low + (cfg.learning_rate - low) * 0.5 * (1 + math.cos(math.pi * epoch / total))
+        elif cfg.schedule == "step":
             rate = cfg.learning_rate * cfg.step_gamma ** (epoch // cfg.step_epochs)
             self.state.learning_rate = max(rate, cfg.min_learning_rate)
         return self.state.learning_rate

@@ -257,7 +257,10 @@ def train(
     report = progress or (lambda p: None)
     reason, last_metric = "completed", schedule.state.best
     for epoch in range(start_epoch, config.epochs):
-        rate = schedule.rate_for_epoch(epoch)
+        planned = clock.planned_epochs(epoch, config.time_budget) if config.time_budget else None
+        if planned is not None:  # (kept in the checkpoint: a resumed run's first epoch has no timing yet)
+            schedule.state.planned_epochs = planned if planned < config.epochs else None
+        rate = schedule.rate_for_epoch(epoch, schedule.state.planned_epochs)
         set_learning_rate(optimizer, rate)
 
         def on_step(i: int, g: int, mean: float, epoch: int = epoch, rate: float = rate,
@@ -430,6 +433,15 @@ class _Clock:
             return True
         epoch = self.config.steps_per_epoch * self.step_time + self.val_time
         return time.perf_counter() - self.started + epoch <= budget
+
+    def planned_epochs(self, epoch: int, budget: float) -> int | None:
+        """How many epochs the run will have when it goes on from 0-based ``epoch`` until ``budget``
+        seconds are spent (None before an epoch has been timed)."""
+        if self.step_time is None:
+            return None
+        per_epoch = self.config.steps_per_epoch * self.step_time + self.val_time
+        fits = int((budget - (time.perf_counter() - self.started)) // max(per_epoch, 1e-9))
+        return epoch + max(fits, 1)
 
     def eta(self, epoch: int, step: int, validated: bool = False) -> float | None:
         if self.step_time is None:

@@ -13,13 +13,41 @@ from mia_core.engine.schedule import LearningRateSchedule
 
 
 def test_constant_and_step_schedules():
-    const = LearningRateSchedule(TrainConfig(learning_rate=0.01))
+    const = LearningRateSchedule(TrainConfig(learning_rate=0.01, schedule="constant"))
     assert [const.rate_for_epoch(e) for e in range(5)] == [0.01] * 5
     step = LearningRateSchedule(TrainConfig(learning_rate=0.01, schedule="step", step_epochs=2, step_gamma=0.5))
     assert [step.rate_for_epoch(e) for e in range(6)] == pytest.approx([0.01, 0.01, 0.005, 0.005, 0.0025, 0.0025])
     floor = LearningRateSchedule(TrainConfig(learning_rate=0.01, schedule="step", step_epochs=1,
                                              step_gamma=0.1, min_learning_rate=1e-4))
     assert floor.rate_for_epoch(5) == pytest.approx(1e-4)
+
+
+def test_cosine_anneals_over_the_epochs_or_the_planned_ones():
+    cfg = TrainConfig(learning_rate=0.01, epochs=4, min_learning_rate=0.0)
+    assert cfg.schedule == "cosine"
+    s = LearningRateSchedule(cfg)
+    assert [s.rate_for_epoch(e) for e in range(4)] == pytest.approx(
+        [0.01, 0.01 * (1 + np.cos(np.pi / 4)) / 2, 0.005, 0.01 * (1 + np.cos(3 * np.pi / 4)) / 2])
+    budgeted = LearningRateSchedule(TrainConfig(learning_rate=0.01, epochs=1000, min_learning_rate=1e-4))
+    # a time budget that fits 10 epochs: the run ends near the floor, not at 99 % of the rate
+    assert budgeted.rate_for_epoch(9, planned_epochs=10) == pytest.approx(1e-4 + (0.01 - 1e-4) * (1 + np.cos(0.9 * np.pi)) / 2)
+    assert budgeted.rate_for_epoch(9, planned_epochs=10) < 0.0004
+    # an epoch past the plan (the budget re-planned shorter) still gets a rate above the floor
+    assert 1e-4 < budgeted.rate_for_epoch(12, planned_epochs=10) < 0.0004
+
+
+def test_time_budget_plans_the_epochs_that_still_fit():
+    import time
+
+    from mia_core.engine.train import _Clock
+
+    clock = _Clock(TrainConfig(steps_per_epoch=10, time_budget=100))
+    assert clock.planned_epochs(0, 100) is None  # nothing timed yet
+    clock.step_time, clock.val_time = 0.9, 1.0  # 10 s an epoch
+    clock.started = time.perf_counter() - 25  # 25 s spent: 7 more epochs fit in the 75 s left
+    assert clock.planned_epochs(3, 100) == 10
+    clock.started = time.perf_counter() - 99.5
+    assert clock.planned_epochs(9, 100) == 10  # always at least the epoch about to run
 
 
 def test_reduce_on_plateau_and_early_stopping():
