@@ -308,12 +308,12 @@ def prepare_training_data(folder: str | Path, config: TrainConfig) -> TrainingDa
         val = load_labelled_images(config.val_folder, config.normalisation, config.input_normalisation)
         if not val:
             raise TrainingDataError(f"no labelled images in the validation folder {config.val_folder}")
-    # measured before any split or weighing (cut_touching clears the pixels where objects touch)
-    objects = measure_scales((s.target, s.instances) for s in samples + (val if config.val_folder else []))
     elif config.val_fraction > 0 and len({s.path for s in samples}) == 1 and min(samples[0].target.shape) > 1:
         train, val, val_rows = split_by_region(samples, config.val_fraction)
     else:
         train, val = split_by_image(samples, config.val_fraction, config.seed)
+    # every labelled image, whole, before weighing (cut_touching clears the pixels where objects touch)
+    objects = measure_scales((s.target, s.instances) for s in samples + (val if config.val_folder else []))
     channels = {frame_channels(s.image) for s in train + val}
     if len(channels) > 1:
         first = train[0]

@@ -186,10 +186,10 @@ class ModelControl(StatusTaskSlot):
             self._fail(f"Prediction not saved: {exc}")
             return
         found = len(labels)
+        note = self.model.postprocessing_note if self.model else ""
         if not changed:
-            self._done(f"Predicted {name}: no change ({found} region(s) found)")
+            self._done(f"Predicted {name}: no change ({found} region(s) found{note})")
         else:
-            note = self.model.postprocessing_note if self.model else ""
             self._done(f"Predicted {name}: {found} region(s){note}. Ctrl+Z takes the prediction back")
 
     def predict_folder(self) -> Task | None:
