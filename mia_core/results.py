@@ -11,7 +11,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from mia_core.images import list_images, read_image
 from mia_core.label_store import LABEL_FOLDER, label_path, load_labels
@@ -118,6 +118,34 @@ def postprocess(registry: Any, labels: LabelSet, settings: ExportSettings) -> La
     return labels
 
 
+def postprocess_by_class(registry: Any, labels: LabelSet, plan: Mapping[int, Any]) -> LabelSet:
+    """Each planned class's contours postprocessed with its own settings (a ClassPostprocessing of
+    mia_core.object_scale); other classes' contours stay as they are."""
+    if not plan:
+        return labels
+    out = [c for c in labels.contours if c.class_id not in plan]
+    changed = False
+    for k, p in sorted(plan.items()):
+        mine = LabelSet([c for c in labels.contours if c.class_id == k], labels.shape)
+        new = postprocess(registry, mine, ExportSettings(min_size=p.min_size, separate=p.separate,
+                                                         min_distance=p.min_distance))
+        changed = changed or not new.same_as(mine)
+        out += new.contours
+    return LabelSet(out, labels.shape) if changed else labels
+
+
+def check_postprocessors(registry: Any, plan: Mapping[int, Any]) -> None:
+    """Raise ExportError, before any work, when a plugin the per-class plan needs is disabled or missing."""
+    needed = (["separate"] if any(p.separate for p in plan.values()) else []) + (
+        ["min_size"] if any(p.min_size > 0 for p in plan.values()) else [])
+    for name in needed:
+        try:
+            registry.get("postprocessors", name)
+        except KeyError as exc:
+            raise ExportError(f"the postprocessing needs the '{name}' postprocessor plugin: {exc}; "
+                              "--min-size 0 --no-separate predict without it") from exc
+
+
 def measure(registry: Any, labels: LabelSet, image: Any, settings: ExportSettings) -> list[dict[str, Any]]:
     """Every exporter's columns for each contour, merged into one row per contour."""
     rows: list[dict[str, Any]] = [{} for _ in labels.contours]
@@ -179,14 +207,18 @@ def _rows(registry: Any, name: str, frame: int | None, labels: LabelSet, pixels:
     return out
 
 
-def postprocess_files(registry: Any, paths: Sequence[Path], settings: ExportSettings) -> int:
-    """Apply separation and the minimum size to written label files in place; returns the files changed."""
+def postprocess_files(registry: Any, paths: Sequence[Path], settings: ExportSettings | Mapping[int, Any]) -> int:
+    """Apply separation and the minimum size (the same to every class, or a per-class plan as
+    :func:`postprocess_by_class` takes) to written label files in place; returns the files changed."""
     from mia_core.label_store import read_label_file, save_labels
 
     changed = 0
     for p in paths:
         labels, is_mia = read_label_file(p)
-        new = postprocess(registry, labels, settings)
+        if isinstance(settings, ExportSettings):
+            new = postprocess(registry, labels, settings)
+        else:
+            new = postprocess_by_class(registry, labels, settings)
         if not new.same_as(labels):
             save_labels(p, new, is_mia)
             changed += 1

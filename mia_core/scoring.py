@@ -145,8 +145,9 @@ def _label_prediction(f: Frame) -> np.ndarray:
 
 
 def _predict(model_dir: Path, frames: list[Frame], truth_top: int, instances: bool, args: argparse.Namespace,
-             err: TextIO, registry: Any = None) -> tuple[list[np.ndarray], int]:
-    """The model's class map of every frame, in memory; refuses class counts the truth cannot meet."""
+             err: TextIO, registry: Any = None) -> tuple[list[np.ndarray], int, Any]:
+    """The model's class map of every frame, in memory, its class count and ModelInfo; refuses class
+    counts the truth cannot meet."""
     from mia_core.cli import disabled_plugins
     from mia_core.engine.checkpoint import ModelLoadError, load_model
     from mia_core.engine.predict import PredictionError, place_on_device, predict_frame
@@ -178,35 +179,43 @@ def _predict(model_dir: Path, frames: list[Frame], truth_top: int, instances: bo
         except PredictionError as exc:
             raise EvaluationInputError(str(exc)) from exc
     print("", file=err)
-    return preds, k
+    return preds, k, info
 
 
-def _postprocessing(args: argparse.Namespace) -> Any:
-    """The predict-style postprocessing asked for (separation, minimum size), or None."""
-    if not args.separate and args.min_size == 0:
+def _postprocessing(args: argparse.Namespace, info: Any, num_classes: int, registry: Any = None) -> Any:
+    """(registry, per-class plan) of the predict-style postprocessing, or None when there is none. With
+    a model's ``info`` it is what ``mia predict`` would apply (the model's defaults, the options in their
+    place); without (FOLDER's labels) only what the options ask, in every foreground class."""
+    from mia_core.object_scale import model_postprocessing, resolve_postprocessing
+    from mia_core.results import ExportError, check_postprocessors
+
+    given = {k: getattr(args, k, None) for k in ("separate", "min_size", "min_distance")}
+    if info is not None:
+        plan = model_postprocessing(info, **given)
+    else:
+        plan = resolve_postprocessing({}, num_classes, separate=bool(given["separate"]),
+                                      min_size=given["min_size"] or 0, min_distance=given["min_distance"])
+    if not plan:
         return None
-    from mia_core.cli import disabled_plugins
-    from mia_core.plugins import load_plugins
-    from mia_core.results import ExportSettings
+    if registry is None:
+        from mia_core.cli import disabled_plugins
+        from mia_core.plugins import load_plugins
 
-    registry = load_plugins(disabled=disabled_plugins(args))
+        registry = load_plugins(disabled=disabled_plugins(args))
     try:
-        if args.separate:
-            registry.get("postprocessors", "separate")
-        if args.min_size:
-            registry.get("postprocessors", "min_size")
-    except Exception as exc:  # a disabled or missing postprocessor plugin
-        raise EvaluationInputError(f"--separate/--min-size need the postprocessor plugins: {exc}") from exc
-    return registry, ExportSettings(min_size=args.min_size, separate=args.separate, min_distance=args.min_distance)
+        check_postprocessors(registry, plan)
+    except ExportError as exc:  # a disabled or missing postprocessor plugin
+        raise EvaluationInputError(str(exc)) from exc
+    return registry, plan
 
 
 def _postprocessed(pred: np.ndarray, post: Any, k: int) -> tuple[np.ndarray, list[np.ndarray]]:
     """A class map after postprocessing, and its objects per foreground class (each contour one)."""
     from mia_core.raster import labels_from_class_map
-    from mia_core.results import postprocess
+    from mia_core.results import postprocess_by_class
 
-    registry, settings = post
-    labels = postprocess(registry, labels_from_class_map(pred, ignore=(0, -1)), settings)
+    registry, plan = post
+    labels = postprocess_by_class(registry, labels_from_class_map(pred, ignore=(0, -1)), plan)
     shape = pred.shape
     return np.maximum(labels.to_class_map(shape), 0), [_contour_objects(labels, c, shape) for c in range(1, k)]
 
@@ -325,7 +334,11 @@ def held_out_score(model_dir: Path, folder: Path, truth: Path, trained: set[Path
             f"every image of {folder} with a mask in {truth} was trained on: a held-out score needs masks of "
             "images that did not train (the validation images, or images without labels)")
     args = argparse.Namespace(tta=False, disable=[])
-    preds, k = _predict(model_dir, frames, max(int(f.classes.max()) for f in frames), True, args, io.StringIO(),
-                        registry)
-    _, pooled = _score(frames, preds, k)
+    preds, k, info = _predict(model_dir, frames, max(int(f.classes.max()) for f in frames), True, args,
+                              io.StringIO(), registry)
+    post = _postprocessing(args, info, k, registry)  # the model's defaults, as mia predict applies them
+    objects = None if post is None else [_postprocessed(p, post, k) for p in preds]
+    if objects is not None:
+        preds = [o[0] for o in objects]
+    _, pooled = _score(frames, preds, k, None if objects is None else [o[1] for o in objects])
     return _summary(pooled, len(frames), len({f.image for f in frames}))

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
+from mia_core.commands.predict import check_postprocessing_options, postprocessing_plan
 from mia_core.images import ImageReadError
 from mia_core.scoring import (  # noqa: F401 - held_out_score and the error are part of this module's API
     EvaluationInputError,
@@ -30,7 +31,9 @@ definitions (mia_core/evaluation.py):
   overall row pools the pixel counts of every image. Objects are the truth instances (with
   --truth-classes, the 8-connected components of each class; with --truth-labels, each contour) and
   the 8-connected components of each predicted class (with --separate, the parts the separate
-  postprocessor splits them into; --min-size leaves out the smaller ones first). At IoU threshold
+  postprocessor splits them into; --min-size leaves out the smaller ones). With MODEL_DIR the
+  predictions are postprocessed as mia predict does by default (the model's training objects set
+  --min-size and --separate per class), so the score is that of the labels mia predict writes. At IoU threshold
   t predicted and true objects are matched one to one (Hungarian assignment) to give the most pairs
   with IoU >= t: TP = those pairs, FP = unmatched predictions, FN = unmatched truth.
   precision = TP/(TP+FP), recall = TP/(TP+FN), F1 = 2TP/(2TP+FP+FN) (at t=0.5),
@@ -38,7 +41,8 @@ definitions (mia_core/evaluation.py):
   pixels of images whose truth holds no object that are predicted as foreground.
 
 examples:
-  mia evaluate MODEL_DIR images --truth masks --separate     # predict, split touching objects, score
+  mia evaluate MODEL_DIR images --truth masks                # predict (as mia predict would), score
+  mia evaluate MODEL_DIR images --truth masks --min-size 0 --no-separate   # the raw prediction
   mia evaluate predicted --truth-labels corrected            # labels of one folder against another's
 
 exit status: 0 scored, 2 bad input (nothing written).
@@ -70,13 +74,16 @@ def register(subparsers: Any) -> None:
     p.add_argument("--mask-suffix", default="", metavar="TEXT", help="with --truth: mask stems are image stem + TEXT")
     p.add_argument("--truth-classes", action="store_true",
                    help="with --truth: masks hold class ids (0 = background), not object numbers")
-    p.add_argument("--separate", action="store_true",
+    p.add_argument("--separate", action=argparse.BooleanOptionalAction, default=None,
                    help="predicted objects are the parts the separate postprocessor splits touching objects "
-                   "into (as mia predict --separate), not the connected components")
-    p.add_argument("--min-distance", type=int, default=20, metavar="N",
-                   help="with --separate: the least distance in pixels between two object centres (default 20)")
-    p.add_argument("--min-size", type=int, default=0, metavar="N",
-                   help="leave out predicted objects under N pixels (as mia predict --min-size)")
+                   "into, in every foreground class (as mia predict --separate); with MODEL_DIR the default "
+                   "is the model's, as mia predict: only classes whose training labels hold touching objects")
+    p.add_argument("--min-distance", type=int, default=None, metavar="N",
+                   help="with separation: the least distance in pixels between two object centres (with "
+                   "MODEL_DIR default the model's, as mia predict; else 20)")
+    p.add_argument("--min-size", type=int, default=None, metavar="N",
+                   help="leave out predicted objects under N pixels, in every foreground class (with MODEL_DIR "
+                   "default the model's, as mia predict; else 0)")
     p.add_argument("--csv", metavar="PATH", help="also write the table as CSV to PATH")
     p.add_argument("--write", action="store_true", help="with MODEL_DIR: write the predictions as label files")
     p.add_argument("--force", action="store_true", help="with --write: replace existing label files")
@@ -104,8 +111,9 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         raise EvaluationInputError("--write and --force need MODEL_DIR (FOLDER's labels are scored as they are)")
     if args.truth_labels and (args.truth_classes or args.mask_suffix):
         raise EvaluationInputError("--truth-classes and --mask-suffix go with --truth masks, not --truth-labels")
-    if args.min_size < 0 or args.min_distance < 1:
-        raise EvaluationInputError("--min-size must be 0 or more and --min-distance 1 or more")
+    bad = check_postprocessing_options(args)
+    if bad:
+        raise EvaluationInputError(bad)
     if args.truth_labels:
         frames = _truth_label_frames(folder, Path(args.truth_labels))
     else:
@@ -113,11 +121,13 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     truth_top = max(int(f.classes.max()) for f in frames)
     instances = not args.truth_classes and not args.truth_labels
     if model_dir is not None:
-        preds, num_classes = _predict(model_dir, frames, truth_top, instances, args, err)
+        preds, num_classes, info = _predict(model_dir, frames, truth_top, instances, args, err)
     else:
-        preds = [_label_prediction(f) for f in frames]
+        preds, info = [_label_prediction(f) for f in frames], None
         num_classes = max(truth_top, max(int(p.max()) for p in preds), 1) + 1
-    post = _postprocessing(args)
+    post = _postprocessing(args, info, num_classes)
+    if info is not None:
+        print(f"mia evaluate: {postprocessing_plan(args, info)[1]}", file=err)
     objects = None if post is None else [_postprocessed(p, post, num_classes) for p in preds]
     if objects is not None:
         preds = [o[0] for o in objects]

@@ -18,7 +18,10 @@ def register(subparsers: Any) -> None:
         description="Predict every image (every frame of a stack) in FOLDER with the model in "
         "MODEL_DIR and write the result as contours to FOLDER/Segmentation_labels. Existing "
         "label files are kept unless --force is given. While it writes, it holds the label folder's "
-        "write lock: another mia predict or import-masks on FOLDER is refused meanwhile.",
+        "write lock: another mia predict or import-masks on FOLDER is refused meanwhile. The "
+        "predicted objects are postprocessed as the model's training labels imply: per class, objects "
+        "under an eighth of the labelled objects' median area are dropped and, where the labels hold "
+        "touching objects, touching predictions are split (--min-size 0 --no-separate turn it off).",
     )
     p.add_argument("model", metavar="MODEL_DIR", help="folder written by mia train")
     p.add_argument("folder", metavar="FOLDER", help="folder of images")
@@ -28,10 +31,42 @@ def register(subparsers: Any) -> None:
     p.add_argument("--overlap", type=int, default=64, metavar="N", help="overlap between tiles (default 64)")
     p.add_argument("--fov", metavar="X,Y,W,H", help="predict only this field of view")
     p.add_argument("--background", action="store_true", help="also write class-0 (background) contours")
-    p.add_argument("--min-size", type=int, default=0, metavar="N", help="drop predicted contours under N pixels")
-    p.add_argument("--separate", action="store_true", help="split touching predicted objects of a class")
+    add_postprocessing_options(p)
     cli.add_disable_option(p)
     p.set_defaults(func=run)
+
+
+def add_postprocessing_options(p: argparse.ArgumentParser) -> None:
+    """--min-size, --separate/--no-separate, --min-distance: defaults from the model's training objects
+    (shared by mia predict and mia evaluate MODEL_DIR, which must score what predict writes)."""
+    p.add_argument("--min-size", type=int, default=None, metavar="N",
+                   help="drop predicted contours under N pixels, in every foreground class (default: the "
+                   "model's, an eighth of its training objects' median area per class; 0 turns it off)")
+    p.add_argument("--separate", action=argparse.BooleanOptionalAction, default=None,
+                   help="split touching predicted objects, in every foreground class (default: the model's, "
+                   "only the classes whose training labels hold touching objects)")
+    p.add_argument("--min-distance", type=int, default=None, metavar="N",
+                   help="with separation: the least distance in pixels between two object centres (default: "
+                   "the model's, its training objects' typical radius per class; 20 when it has none)")
+
+
+def postprocessing_plan(args: argparse.Namespace, info: Any) -> tuple[dict[int, Any], str]:
+    """The per-class postprocessing of a prediction with this model and these options, and the line
+    that says what it is."""
+    from mia_core.object_scale import model_postprocessing, postprocessing_note
+
+    given = {k: getattr(args, k, None) for k in ("separate", "min_size", "min_distance")}
+    plan = model_postprocessing(info, **given)
+    return plan, postprocessing_note(plan, from_model=all(v is None for v in given.values()))
+
+
+def check_postprocessing_options(args: argparse.Namespace) -> str | None:
+    """Why --min-size or --min-distance cannot be used, or None."""
+    if (getattr(args, "min_size", None) or 0) < 0:
+        return "--min-size must be 0 or more"
+    if getattr(args, "min_distance", None) is not None and args.min_distance < 1:
+        return "--min-distance must be 1 or more"
+    return None
 
 
 def parse_fov(text: str | None) -> tuple[int, int, int, int] | None:
@@ -53,15 +88,19 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
     folder or options cannot be used or another command is writing the folder."""
     out, err = out or sys.stdout, err or sys.stderr
     from mia_core.cli import disabled_plugins
-    from mia_core.engine.checkpoint import ModelLoadError
+    from mia_core.engine.checkpoint import ModelLoadError, read_model_info
     from mia_core.engine.predict import LabelsExistError, PredictionError, TileSettings, predict_folder
     from mia_core.folder_lock import FolderBusyError, label_folder_lock
     from mia_core.label_store import LabelStoreError
     from mia_core.plugins import load_plugins
+    from mia_core.results import ExportError, check_postprocessors, postprocess_files
 
     try:
         fov = parse_fov(args.fov)
         tiles = TileSettings(args.tile, args.overlap).checked()
+        bad = check_postprocessing_options(args)
+        if bad:
+            raise ValueError(bad)
     except ValueError as exc:
         print(f"mia predict: {exc}", file=err)
         return 2
@@ -98,21 +137,20 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
                 print(f"mia predict: {lock.note}; do not run another batch writer on {args.folder} "
                       "meanwhile", file=err)
             registry = load_plugins(disabled=disabled_plugins(args))
+            plan, note = postprocessing_plan(args, read_model_info(args.model))
+            check_postprocessors(registry, plan)
             result = predict_folder(
                 args.model, args.folder, tta=args.tta, force=args.force, tiles=tiles, fov=fov,
                 include_background=args.background, registry=registry,
                 progress=report, tile_progress=tile_report,
             )
-            if getattr(args, "min_size", 0) > 0 or getattr(args, "separate", False):
-                from mia_core.results import ExportSettings, postprocess_files
-
-                postprocess_files(registry, result.written,
-                                  ExportSettings(min_size=args.min_size, separate=args.separate))
+            postprocess_files(registry, result.written, plan)
+            print(note, file=out)
     except LabelsExistError as exc:
         print(f"mia predict: {len(exc.existing)} label file(s) already exist in "
               f"{exc.existing[0].parent}, e.g. {exc.existing[0].name}; use --force to overwrite them", file=err)
         return 2
-    except (ModelLoadError, PredictionError, LabelStoreError, FolderBusyError) as exc:
+    except (ModelLoadError, PredictionError, LabelStoreError, FolderBusyError, ExportError) as exc:
         print(f"mia predict: {exc}", file=err)
         return 2
     return summarise(result, args.folder, out, err)

@@ -31,6 +31,7 @@ from mia_core.engine.checkpoint_files import (  # noqa: F401 - the file layout, 
 )
 from mia_core.engine import interrupts
 from mia_core.engine.config import ConfigError, TrainConfig
+from mia_core.object_scale import scales_from_json
 
 FORMAT = "mia-model"
 #: 2: the encoder contract; built-in encoders pad as PyTorch does (stride-2 layers moved by a pixel)
@@ -53,6 +54,9 @@ class ModelInfo:
     metric_value: float | None = None
     train: dict[str, Any] = field(default_factory=dict)  # the TrainConfig of the run
     input_normalisation: dict[str, Any] | None = None  # a pretrained encoder's mean/std/order ("encoder")
+    #: the training labels' objects per foreground class ("1": {count, median_area, touching}),
+    #: whence prediction's default postprocessing (mia_core.object_scale); {} in folders saved before it
+    objects: dict[str, Any] = field(default_factory=dict)
     format: str = FORMAT
     version: int = FORMAT_VERSION
 
@@ -80,6 +84,11 @@ class ModelInfo:
             info.num_classes, info.in_channels = int(info.num_classes), int(info.in_channels)
         except (TypeError, ValueError) as exc:
             raise ModelLoadError(f"{source} lacks model settings: {exc}") from exc
+        try:
+            scales_from_json(info.objects)
+        except ValueError as exc:
+            raise ModelLoadError(f"{source}: {exc}") from exc
+        info.objects = info.objects or {}
         if info.num_classes < 2 or info.in_channels not in (1, 3):
             raise ModelLoadError(f"{source} has impossible classes/channels {info.num_classes}/{info.in_channels}")
         return info

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from mia_core.engine.config import TrainConfig
+from mia_core.object_scale import describe_scales
 from mia_core.engine.dataset import LabelledImage, TrainingData, class_counts
 
 #: A class with fewer training pixels than this is "tiny" (a handful of pixels, e.g. one object).
@@ -68,6 +69,8 @@ def summarise(data: TrainingData, config: TrainConfig) -> DataSummary:
         if missing:
             out.warnings.append(f"class(es) {', '.join(map(str, missing))} do not occur in the validation "
                                 "images: the score cannot tell how well they are found")
+    if data.objects:
+        out.lines.append(describe_scales(data.objects, list(config.class_names)))
     out.lines.append(f"patches per epoch: {config.steps_per_epoch * config.batch_size} "
                      f"({config.steps_per_epoch} steps of {config.batch_size} patches of "
                      f"{config.patch_size}x{config.patch_size}), {config.epochs} epoch(s) at most")

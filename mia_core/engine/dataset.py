@@ -16,6 +16,7 @@ import numpy as np
 
 from mia_core.engine.border_weights import separation_weights
 from mia_core.engine.config import TrainConfig
+from mia_core.object_scale import ClassScale, measure_scales
 
 IGNORED = -1  # target value of a pixel that does not train
 
@@ -52,6 +53,7 @@ class TrainingData:
     class_weights: np.ndarray  # (num_classes,) per-class pixel weight
     val_is_train: bool  # no held-out images: validation runs on the training images
     val_rows: int = 0  # a single image: validation holds out its bottom val_rows rows (never trained on)
+    objects: dict[int, ClassScale] = field(default_factory=dict)  # every labelled image's objects per class
 
 
 def normalise(frame: np.ndarray, method: str = "per-image", encoder: dict[str, Any] | None = None) -> np.ndarray:
@@ -310,6 +312,8 @@ def prepare_training_data(folder: str | Path, config: TrainConfig) -> TrainingDa
         train, val, val_rows = split_by_region(samples, config.val_fraction)
     else:
         train, val = split_by_image(samples, config.val_fraction, config.seed)
+    # every labelled image, whole, before weighing (cut_touching clears the pixels where objects touch)
+    objects = measure_scales((s.target, s.instances) for s in samples + (val if config.val_folder else []))
     channels = {frame_channels(s.image) for s in train + val}
     if len(channels) > 1:
         first = train[0]
@@ -340,7 +344,8 @@ def prepare_training_data(folder: str | Path, config: TrainConfig) -> TrainingDa
     weigh(train, table, config)
     if not val_is_train:
         weigh(val, table, config)
-    return TrainingData(train, val, num_classes, frame_channels(train[0].image), table, val_is_train, val_rows)
+    return TrainingData(train, val, num_classes, frame_channels(train[0].image), table, val_is_train, val_rows,
+                        objects)
 
 
 def _check_patch_fits(samples: list[LabelledImage], patch: int) -> None:

@@ -24,6 +24,7 @@ from mia_core.engine import checkpoint as ckpt
 from mia_core.engine.batches import BatchStream, make_batch, stack
 from mia_core.engine.config import ConfigError, TrainConfig
 from mia_core.engine.dataset import TrainingData, TrainingDataError, prepare_training_data
+from mia_core.object_scale import scales_to_json
 from mia_core.engine.optim import make_optimizer, set_learning_rate
 from mia_core.engine.parallel import (
     barrier,
@@ -227,7 +228,7 @@ def train(
     info = ckpt.ModelInfo(
         config.architecture, config.backbone, k, data.in_channels, ckpt.default_class_names(config, k),
         config.normalisation, config.patch_size, metric=parts.metric_name, train=config.to_dict(),
-        input_normalisation=config.input_normalisation,
+        input_normalisation=config.input_normalisation, objects=scales_to_json(data.objects),
     )
     optimizer = nnx.Optimizer(model, make_optimizer(config), wrt=nnx.Param)
     schedule = LearningRateSchedule(config)

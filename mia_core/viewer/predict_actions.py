@@ -110,7 +110,7 @@ class ModelControl(StatusTaskSlot):
         if self.actions is not None:
             self.actions.load.setToolTip(f"Loaded: {model.description}")
         self.modelChanged.emit(model)
-        self._done(f"Model loaded: {model.description}")
+        self._done(f"Model loaded: {model.description}{model.postprocessing_note}")
 
     # --- predicting --------------------------------------------------------------------------
     @property
@@ -186,10 +186,11 @@ class ModelControl(StatusTaskSlot):
             self._fail(f"Prediction not saved: {exc}")
             return
         found = len(labels)
+        note = self.model.postprocessing_note if self.model else ""
         if not changed:
-            self._done(f"Predicted {name}: no change ({found} region(s) found)")
+            self._done(f"Predicted {name}: no change ({found} region(s) found{note})")
         else:
-            self._done(f"Predicted {name}: {found} region(s). Ctrl+Z takes the prediction back")
+            self._done(f"Predicted {name}: {found} region(s){note}. Ctrl+Z takes the prediction back")
 
     def predict_folder(self) -> Task | None:
         """Model > Predict whole folder…: label every image (every frame of stacks)."""
@@ -260,7 +261,7 @@ class ModelControl(StatusTaskSlot):
             skipped = "; ".join(f"{name}: {why}" for name, why in outcome.skipped)
             self._fail(f"{text}; skipped {len(outcome.skipped)}: {skipped}")
         else:
-            self._done(text)
+            self._done(text + (self.model.postprocessing_note if self.model else ""))
 
     # --- plumbing ----------------------------------------------------------------------------
     def _refuse_if_busy(self) -> bool:

@@ -32,6 +32,36 @@ class LoadedModel:
     folder: Path
     model: Any  # flax nnx.Module in eval mode, on one device
     info: Any  # mia_core.engine.checkpoint.ModelInfo
+    registry: Any = None  # the plugins whose postprocessors apply the model's postprocessing
+
+    @property
+    def postprocessing(self) -> dict[int, Any]:
+        """The per-class postprocessing its training objects imply, as mia predict applies by default
+        (none without a registry holding the postprocessors, or for a model saved before it was measured)."""
+        from mia_core.object_scale import model_postprocessing
+        from mia_core.results import ExportError, check_postprocessors
+
+        plan = model_postprocessing(self.info)
+        try:
+            check_postprocessors(self.registry, plan)
+        except (ExportError, AttributeError):  # no registry, or a postprocessor plugin disabled
+            return {}
+        return plan
+
+    @property
+    def postprocessing_note(self) -> str:
+        """'; postprocessing from the model's training objects: class 1: ...' or '' when there is none."""
+        from mia_core.object_scale import describe_postprocessing
+
+        plan = self.postprocessing
+        return f"; postprocessing from the model's training objects: {describe_postprocessing(plan)}" if plan else ""
+
+    def postprocess(self, labels: LabelSet) -> LabelSet:
+        """Predicted labels after the model's postprocessing."""
+        from mia_core.results import postprocess_by_class
+
+        plan = self.postprocessing
+        return postprocess_by_class(self.registry, labels, plan) if plan else labels
 
     @property
     def description(self) -> str:
@@ -70,7 +100,7 @@ def load_model_job(folder: Path, registry: Any) -> Callable[[Report], LoadedMode
         model, info = load_model(folder, registry)
         place_on_device(model)
         report(0, 0)
-        return LoadedModel(Path(folder), model, info)
+        return LoadedModel(Path(folder), model, info, registry)
 
     return job
 
@@ -124,7 +154,7 @@ def predict_frame_job(model: LoadedModel, frame: np.ndarray, name: str, box: Box
         class_map = predict_frame(model.model, frame, model.info, tta=tta, fov=fov, source=name,
                                   progress=report)  # tiles done / tiles in all
         report(0, 0)
-        return labels_from_class_map(class_map, ignore=IGNORED_CLASSES)
+        return model.postprocess(labels_from_class_map(class_map, ignore=IGNORED_CLASSES))
 
     return job
 
@@ -162,7 +192,7 @@ def predict_folder_job(model: LoadedModel, paths: list[Path], tta: bool = False)
                     outcome.skipped.append((name, str(exc)))
                     continue
                 emit(FramePrediction(path, f if frames > 1 else None,
-                                     labels_from_class_map(class_map, ignore=IGNORED_CLASSES)))
+                                     model.postprocess(labels_from_class_map(class_map, ignore=IGNORED_CLASSES))))
                 outcome.predicted += 1
             outcome.images += 1
         report(len(paths), len(paths))

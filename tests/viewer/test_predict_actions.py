@@ -330,3 +330,33 @@ def test_test_time_flips_reach_every_prediction_and_are_remembered(make_window, 
     assert json.loads((isolated_settings / "settings.json").read_text())["tta"] is True
     again = make_window(image_folder, training_registry())  # ... and comes back in the next session
     assert again.models.actions.tta.isChecked()
+
+
+def test_prediction_is_postprocessed_as_the_models_training_objects_imply(make_window, image_folder, qtbot, tmp_path,
+                                                                        model_dir, reference, monkeypatch):
+    """The app applies the defaults mia predict applies: objects under an eighth of the stored median go."""
+    import shutil
+
+    from mia_core.engine.checkpoint import read_model_info
+    from mia_core.object_scale import model_postprocessing
+    from mia_core.results import postprocess_by_class
+
+    folder = tmp_path / "model"
+    shutil.copytree(model_dir, folder, ignore=shutil.ignore_patterns("checkpoint"))
+    config = json.loads((folder / "config.json").read_text())
+    from mia_core.images import read_image
+
+    sizes = sorted(c.pixel_count for c in as_labels(reference(read_image(image_folder / "a_blobs.png")[0])).contours)
+    assert len(sizes) >= 2 and sizes[0] < sizes[-1]
+    cut = sizes[-1]  # only the largest blob is kept
+    config["objects"] = {"1": {"count": 3, "median_area": 8.0 * cut, "touching": False}}
+    (folder / "config.json").write_text(json.dumps(config))
+    w = make_window(image_folder, training_registry())
+    load_in_app(qtbot, w, folder, monkeypatch)
+    assert f"postprocessing from the model's training objects: class 1: drop under {cut} px" in w.models.last_message
+    press(qtbot, w, Qt.Key_P, Qt.ControlModifier)
+    expected = as_labels(reference(w.current_frame()))
+    kept = postprocess_by_class(training_registry(), expected, model_postprocessing(read_model_info(folder)))
+    assert len(kept) == 1 < len(expected)
+    assert load_labels(label_path(image_folder / "a_blobs.png")).same_as(kept)
+    assert f"drop under {cut} px. Ctrl+Z takes the prediction back" in w.models.last_message
