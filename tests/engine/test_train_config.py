@@ -37,7 +37,7 @@ def test_size_multiple_matches_the_network():
         ({"learning_rate": 0.0}, "learning_rate"),
         ({"learning_rate": float("nan")}, "learning_rate"),
         ({"optimizer": "rmsprop"}, "optimizer"),
-        ({"schedule": "cosine"}, "schedule"),
+        ({"schedule": "one-cycle"}, "schedule"),
         ({"val_fraction": 1.0}, "val_fraction"),
         ({"momentum": 1.5}, "momentum"),
         ({"class_weights": "manual"}, "manual_class_weights"),
