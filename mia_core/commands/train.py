@@ -97,8 +97,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--patch", type=int, metavar="P", help="patch side in pixels, a multiple of 32 (default 128)")
     p.add_argument("--lr", type=float, metavar="RATE", help="learning rate (default 1e-3)")
     p.add_argument("--optimizer", metavar="NAME", help="adam (default), adamw, sgd-nesterov")
-    p.add_argument("--schedule", metavar="NAME", help="cosine (default, annealed over the epochs that fit the time budget), "
-                   "constant, step, reduce-on-plateau")
+    p.add_argument("--schedule", metavar="NAME", help="step (default: x0.3 every 6 epochs), cosine (annealed over "
+                   "the epochs that fit the time budget), constant, reduce-on-plateau")
     p.add_argument("--val", metavar="FOLDER", help="validation folder (default: hold out --val-fraction of the images)")
     p.add_argument("--val-fraction", type=float, metavar="F", help="share of images held out (default 0.2)")
     p.add_argument("--class-weights", metavar="MODE", help="none (default), inverse-frequency, manual")

@@ -23,12 +23,12 @@ def test_constant_and_step_schedules():
 
 
 def test_cosine_anneals_over_the_epochs_or_the_planned_ones():
-    cfg = TrainConfig(learning_rate=0.01, epochs=4, min_learning_rate=0.0)
-    assert cfg.schedule == "cosine"
+    cfg = TrainConfig(learning_rate=0.01, epochs=4, min_learning_rate=0.0, schedule="cosine")
     s = LearningRateSchedule(cfg)
     assert [s.rate_for_epoch(e) for e in range(4)] == pytest.approx(
         [0.01, 0.01 * (1 + np.cos(np.pi / 4)) / 2, 0.005, 0.01 * (1 + np.cos(3 * np.pi / 4)) / 2])
-    budgeted = LearningRateSchedule(TrainConfig(learning_rate=0.01, epochs=1000, min_learning_rate=1e-4))
+    budgeted = LearningRateSchedule(TrainConfig(learning_rate=0.01, epochs=1000, min_learning_rate=1e-4,
+                                                schedule="cosine"))
     # a time budget that fits 10 epochs: the run ends near the floor, not at 99 % of the rate
     assert budgeted.rate_for_epoch(9, planned_epochs=10) == pytest.approx(1e-4 + (0.01 - 1e-4) * (1 + np.cos(0.9 * np.pi)) / 2)
     assert budgeted.rate_for_epoch(9, planned_epochs=10) < 0.0004
