@@ -39,15 +39,16 @@ class ClassPostprocessing:
     min_size: int
 
 
-def _touches(instances: np.ndarray) -> bool:
-    """True when a pixel of one object has a pixel of another object among its 8 neighbours."""
+def touching_pixels(instances: np.ndarray) -> np.ndarray:
+    """Object pixels with a pixel of another object among their 8 neighbours: where objects touch
+    (what training cuts for ``separate_contours`` and what makes a class one of touching instances)."""
     from scipy import ndimage
 
     inst = instances.astype(np.int64)
     top = int(inst.max(initial=0)) + 1
     most = ndimage.maximum_filter(inst, size=3, mode="nearest")
     least = ndimage.minimum_filter(np.where(inst > 0, inst, top), size=3, mode="nearest")
-    return bool(np.any((inst > 0) & ((most > inst) | (least < inst))))
+    return (inst > 0) & ((most > inst) | (least < inst))
 
 
 def measure_scales(samples: Iterable[tuple[np.ndarray, np.ndarray]]) -> dict[int, ClassScale]:
@@ -61,7 +62,7 @@ def measure_scales(samples: Iterable[tuple[np.ndarray, np.ndarray]]) -> dict[int
             inst = np.where(target == k, instances, 0)
             sizes = np.bincount(inst.ravel())[1:]
             areas.setdefault(k, []).append(sizes[sizes > 0])
-            touching[k] = touching.get(k, False) or _touches(inst)
+            touching[k] = touching.get(k, False) or bool(touching_pixels(inst).any())
     out = {}
     for k in sorted(areas):
         sizes = np.concatenate(areas[k])

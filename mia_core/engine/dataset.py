@@ -16,7 +16,7 @@ import numpy as np
 
 from mia_core.engine.border_weights import separation_weights
 from mia_core.engine.config import TrainConfig
-from mia_core.object_scale import ClassScale, measure_scales
+from mia_core.object_scale import ClassScale, measure_scales, touching_pixels
 
 IGNORED = -1  # target value of a pixel that does not train
 
@@ -261,17 +261,6 @@ def class_weight_table(config: TrainConfig, counts: np.ndarray) -> np.ndarray:
     table = np.zeros(k, np.float32)
     table[present] = counts.sum() / (present.sum() * counts[present])
     return table
-
-
-def touching_pixels(instances: np.ndarray) -> np.ndarray:
-    """Object pixels with a pixel of another object among their 8 neighbours: where objects touch."""
-    from scipy import ndimage
-
-    inst = instances.astype(np.int64)
-    top = int(inst.max(initial=0)) + 1
-    most = ndimage.maximum_filter(inst, size=3, mode="nearest")
-    least = ndimage.minimum_filter(np.where(inst > 0, inst, top), size=3, mode="nearest")
-    return (inst > 0) & ((most > inst) | (least < inst))
 
 
 def cut_touching(s: LabelledImage) -> None:

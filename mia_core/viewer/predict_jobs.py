@@ -41,10 +41,12 @@ class LoadedModel:
         from mia_core.object_scale import model_postprocessing
         from mia_core.results import ExportError, check_postprocessors
 
+        if self.registry is None:
+            return {}
         plan = model_postprocessing(self.info)
         try:
             check_postprocessors(self.registry, plan)
-        except (ExportError, AttributeError):  # no registry, or a postprocessor plugin disabled
+        except ExportError:  # a postprocessor plugin disabled
             return {}
         return plan
 
