@@ -190,7 +190,8 @@ class ModelControl(StatusTaskSlot):
         if not changed:
             self._done(f"Predicted {name}: no change ({found} region(s) found{note})")
         else:
-            self._done(f"Predicted {name}: {found} region(s){note}. Ctrl+Z takes the prediction back")
+            # the undo hint first: a long postprocessing note must not push it out of the status bar
+            self._done(f"Predicted {name}: {found} region(s). Ctrl+Z takes the prediction back{note}")
 
     def predict_folder(self) -> Task | None:
         """Model > Predict whole folder…: label every image (every frame of stacks)."""

@@ -359,4 +359,5 @@ def test_prediction_is_postprocessed_as_the_models_training_objects_imply(make_w
     kept = postprocess_by_class(training_registry(), expected, model_postprocessing(read_model_info(folder)))
     assert len(kept) == 1 < len(expected)
     assert load_labels(label_path(image_folder / "a_blobs.png")).same_as(kept)
-    assert f"drop under {cut} px. Ctrl+Z takes the prediction back" in w.models.last_message
+    assert w.models.last_message.startswith("Predicted a_blobs.png: 1 region(s). Ctrl+Z takes the prediction back; ")
+    assert w.models.last_message.endswith(f"drop under {cut} px")
