@@ -20,8 +20,9 @@ def register(subparsers: Any) -> None:
         "label files are kept unless --force is given. While it writes, it holds the label folder's "
         "write lock: another mia predict or import-masks on FOLDER is refused meanwhile. The "
         "predicted objects are postprocessed as the model's training labels imply: per class, objects "
-        "under an eighth of the labelled objects' median area are dropped and, where the labels hold "
-        "touching objects, touching predictions are split (--min-size 0 --no-separate turn it off).",
+        "under a quarter of the labelled objects' median area are dropped (in classes of at least 10 "
+        "labelled objects) and, where the labels hold touching objects, touching predictions are split at "
+        "the distance that best separated the labels (--min-size 0 --no-separate turn it off).",
     )
     p.add_argument("model", metavar="MODEL_DIR", help="folder written by mia train")
     p.add_argument("folder", metavar="FOLDER", help="folder of images")
@@ -41,13 +42,14 @@ def add_postprocessing_options(p: argparse.ArgumentParser) -> None:
     (shared by mia predict and mia evaluate MODEL_DIR, which must score what predict writes)."""
     p.add_argument("--min-size", type=int, default=None, metavar="N",
                    help="drop predicted contours under N pixels, in every foreground class (default: the "
-                   "model's, an eighth of its training objects' median area per class; 0 turns it off)")
+                   "model's, a quarter of its training objects' median area per class of at least 10 objects; "
+                   "0 turns it off)")
     p.add_argument("--separate", action=argparse.BooleanOptionalAction, default=None,
                    help="split touching predicted objects, in every foreground class (default: the model's, "
                    "only the classes whose training labels hold touching objects)")
     p.add_argument("--min-distance", type=int, default=None, metavar="N",
                    help="with separation: the least distance in pixels between two object centres (default: "
-                   "the model's, its training objects' typical radius per class; 20 when it has none)")
+                   "the model's, calibrated per class on its training labels; 20 when it has none)")
 
 
 def postprocessing_plan(args: argparse.Namespace, info: Any) -> tuple[dict[int, Any], str]:

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from mia_core.hooks import hookimpl
+from mia_core.instance_split import split_mask
 from mia_core.labels import LabelSet
 from mia_core.measure import local_mask
 from mia_core.raster import contours_from_mask
@@ -32,22 +33,6 @@ class SeparateInstances:
                 out += contours_from_mask(parts == v, c.class_id, (origin[0] - 1, origin[1] - 1),
                                           object_id=c.object_id)
         return LabelSet(out, labels.shape)
-
-
-def split_mask(mask: np.ndarray, min_distance: int) -> np.ndarray:
-    """Watershed parts of a boolean mask (0 = background and separating lines)."""
-    from scipy import ndimage
-    from skimage.feature import peak_local_max
-    from skimage.segmentation import watershed
-
-    dist = ndimage.distance_transform_edt(mask)
-    peaks = peak_local_max(dist, min_distance=max(1, min_distance), labels=mask.astype(int), exclude_border=False)
-    if len(peaks) < 2:
-        return mask.astype(np.int32)
-    markers = np.zeros(mask.shape, dtype=np.int32)
-    markers[tuple(peaks.T)] = np.arange(1, len(peaks) + 1)
-    # connectivity=2 makes the lines cut 8-connected paths too (contours are traced 8-connected).
-    return watershed(-dist, markers, mask=mask, watershed_line=True, connectivity=2).astype(np.int32)
 
 
 @hookimpl

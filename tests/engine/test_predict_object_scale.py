@@ -135,10 +135,18 @@ def test_data_summary_names_the_objects_and_the_postprocessing(tmp_path):
     from mia_core.engine.data_summary import summarise
     from mia_core.engine.dataset import prepare_training_data
 
-    write_blob_folder(tmp_path / "images", 2)
     config = small_config(class_names=("background", "blobs"))
+    write_blob_folder(tmp_path / "few", 2)
+    data = prepare_training_data(tmp_path / "few", config)
+    s = data.objects[1]
+    assert s.count < 10
+    line = next(x for x in summarise(data, config).lines if x.startswith("objects:"))
+    assert line == (f"objects: class 1 'blobs': {s.count}, median {s.median_area:.0f} px; "
+                    "no minimum size (under 10 objects labelled)")
+    write_blob_folder(tmp_path / "images", 4)
     data = prepare_training_data(tmp_path / "images", config)
     s = data.objects[1]
+    assert s.count >= 10
     line = next(x for x in summarise(data, config).lines if x.startswith("objects:"))
     assert line == (f"objects: class 1 'blobs': {s.count}, median {s.median_area:.0f} px; predictions will "
-                    f"drop objects under {round(s.median_area / 8)} px")
+                    f"drop objects under {round(s.median_area / 4)} px")

@@ -334,7 +334,7 @@ def test_test_time_flips_reach_every_prediction_and_are_remembered(make_window, 
 
 def test_prediction_is_postprocessed_as_the_models_training_objects_imply(make_window, image_folder, qtbot, tmp_path,
                                                                         model_dir, reference, monkeypatch):
-    """The app applies the defaults mia predict applies: objects under an eighth of the stored median go."""
+    """The app applies the defaults mia predict applies: objects under a quarter of the stored median go."""
     import shutil
 
     from mia_core.engine.checkpoint import read_model_info
@@ -349,7 +349,7 @@ def test_prediction_is_postprocessed_as_the_models_training_objects_imply(make_w
     sizes = sorted(c.pixel_count for c in as_labels(reference(read_image(image_folder / "a_blobs.png")[0])).contours)
     assert len(sizes) >= 2 and sizes[0] < sizes[-1]
     cut = sizes[-1]  # only the largest blob is kept
-    config["objects"] = {"1": {"count": 3, "median_area": 8.0 * cut, "touching": False}}
+    config["objects"] = {"1": {"count": 10, "median_area": 4.0 * cut, "touching": False}}
     (folder / "config.json").write_text(json.dumps(config))
     w = make_window(image_folder, training_registry())
     load_in_app(qtbot, w, folder, monkeypatch)
