@@ -54,9 +54,11 @@ class ImageLoader(QObject):
         """Wait for running reads to end (tests, shutdown)."""
         return self.runner.wait(msecs)
 
-    def _user_cancelled(self) -> None:
-        self.task = None
-        self.cancelled.emit()
+    def _user_cancelled(self, task: Task) -> None:
+        """The bar's Cancel: only a load's cancel is the loader's (the bar also serves predictions)."""
+        if task is self.task:
+            self.task = None
+            self.cancelled.emit()
 
     def _finished(self, task: Task, result: LoadedImage) -> None:
         if task is self.task:

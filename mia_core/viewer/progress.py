@@ -14,7 +14,7 @@ SHOW_AFTER_MS = 150
 class ProgressPanel(QWidget):
     """Shows one foreground task's progress; cancel stops it and hides the bar at once."""
 
-    cancelRequested = pyqtSignal()
+    cancelRequested = pyqtSignal(object)  # the task the user cancelled
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -54,9 +54,9 @@ class ProgressPanel(QWidget):
     def cancel(self) -> None:
         """Cancel the tracked task; the bar goes away at once."""
         if self.task is not None:
-            self.task.cancel()
-            self.task = None
-            self.cancelRequested.emit()
+            task, self.task = self.task, None
+            task.cancel()
+            self.cancelRequested.emit(task)
         self._timer.stop()
         self.hide()
 

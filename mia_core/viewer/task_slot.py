@@ -26,7 +26,10 @@ class StatusTaskSlot(QObject):
         """Escape: cancel the running task; True when there was one."""
         if self.task is None:
             return False
-        self.task.cancel()
+        if self.window.status.progress.task is self.task:
+            self.window.status.progress.cancel()  # the bar goes at once, as with its Cancel button
+        else:
+            self.task.cancel()
         return True
 
     def _start(self, task: Task) -> Task:
@@ -34,8 +37,8 @@ class StatusTaskSlot(QObject):
             sig.connect(while_alive(self, lambda *_a, t=task: self._forget(t)))
         task.signals.cancelled.connect(while_alive(self, lambda t=task: self._cancelled(t)))
         self.task = task
-        self.window.status.progress.track(task)
-        self.window.status.info(task.label + "…")
+        self.window.status.progress.track(task)  # the bar names the task; the message need not repeat it
+        self.window.status.info("Working… Escape cancels")
         self.runner.start(task)
         return task
 
