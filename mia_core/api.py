@@ -43,6 +43,8 @@ class Preview:
     filled: bool = False
     #: The edit removes labels (erase, delete, slice): drawn unlike one that adds.
     erase: bool = False
+    #: (N, 2) x, y points drawn as dots of a fixed on-screen size (clicked points, e.g. DEXTR's).
+    markers: np.ndarray | None = None
 
 
 @dataclass

@@ -1,5 +1,5 @@
 """Draws a tool's live preview: the area a stroke or polygon will add or delete, the brush's
-swath at its real width, and the brush circle.
+swath at its real width, the brush circle and clicked points.
 
 A stroke grows by a point per pointer move, so its path is extended in place (not rebuilt) and
 the items' bounding boxes come from the path's control points (Qt's own path item would run a
@@ -25,6 +25,7 @@ OUTLINE_PX = 2.0  # on-screen width of the outline
 #: An erase swath narrower than this on screen is outlined too (its hatching would be a few dashes);
 #: wider ones are not, as the outline of a turning stroke shows the stroker's inner joins.
 THIN_SWATH_PX = 16.0
+MARKER_PX = 11  # on-screen diameter of a clicked point's dot
 
 
 def _pen(colour: QColor, dashed: bool = False) -> QPen:
@@ -158,6 +159,10 @@ class PreviewLayer:
             view.addItem(item, ignoreBounds=True)
         self.colour = QColor("#ffffff")
         self.circle.setPen(_pen(QColor("#ffffff"), dashed=True))
+        self.markers = pg.ScatterPlotItem(pxMode=True, size=MARKER_PX, symbol="o")
+        self.markers.setZValue(22)
+        self.markers.setVisible(False)
+        view.addItem(self.markers, ignoreBounds=True)
         self._points = np.zeros((0, 2))
         self._path = QPainterPath()
 
@@ -218,6 +223,7 @@ class PreviewLayer:
             self._points = np.zeros((0, 2))
             for item in (self.area, self.swath, self.line):
                 item.setVisible(False)
+        self._show_markers(get("markers"))
         if circle is not None:
             x, y, r = (float(v) for v in circle)
             cx, cy = x + PIXEL_CENTRE, y + PIXEL_CENTRE
@@ -228,6 +234,16 @@ class PreviewLayer:
             self.circle.setVisible(True)
         else:
             self.circle.setVisible(False)
+
+    def _show_markers(self, markers: np.ndarray | None) -> None:
+        """Clicked points as dots in the class colour, ringed in black and white to show on any image."""
+        if markers is None or not len(markers):
+            self.markers.setVisible(False)
+            return
+        pts = np.asarray(markers, dtype=np.float64).reshape(-1, 2) + PIXEL_CENTRE
+        self.markers.setData(x=pts[:, 0], y=pts[:, 1], brush=pg.mkBrush(self.colour),
+                             pen=pg.mkPen(QColor("#ffffff"), width=2))
+        self.markers.setVisible(True)
 
     def _show_area(self, path: QPainterPath | None, erase: bool, changed: QRectF | None) -> None:
         if path is None:

@@ -116,13 +116,13 @@ class DextrTool(BaseTool):
 
     def status_text(self) -> str:
         """What the tool expects next."""
-        return f"DEXTR: {len(self._points)} of {POINTS} extreme points (click top, left, right, bottom; right click removes one)"
+        return f"DEXTR: {len(self._points)} of {POINTS} extreme points; right-click undoes one"
 
     def preview(self) -> Preview | None:
-        """The points so far, joined in click order."""
+        """The points so far as dots (a line through them would suggest an outline, which they are not)."""
         if not self._points:
             return None
-        return Preview(polyline=np.asarray(self._points, dtype=np.float64), closed=False)
+        return Preview(markers=np.asarray(self._points, dtype=np.float64))
 
     def cancel(self) -> None:
         """Drop the points clicked so far."""

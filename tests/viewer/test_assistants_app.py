@@ -136,12 +136,17 @@ def test_dextr_clicks_count_in_the_status_bar_and_fall_back_to_grabcut(make_wind
     mouse.click(*points[0])
     mouse.click(*points[1])
     assert "DEXTR: 2 of 4 extreme points" in w.status.message.text()
+    dots = w.canvas.preview.markers  # the clicked points show as dots, not as a line joining them
+    assert dots.isVisible() and not w.canvas.preview.line.isVisible()
+    x, y = dots.getData()
+    assert np.allclose(np.c_[x, y] - 0.5, points[:2], atol=1.0)
     shot(w, "dextr_two_points")
     mouse.click(*points[2])
     with qtbot.waitSignal(w.assist.finished, timeout=20000):
         mouse.click(*points[3])
     shot(w, "dextr_fallback_result")
     assert "GrabCut fallback" in w.status.message.text()
+    assert not w.canvas.preview.markers.isVisible()  # the set was used up
     assert iou(class_map(w) == 1, obj) > 0.85
     QTest.keyClick(w, Qt.Key_Z, Qt.ControlModifier)
     assert w.document.labels.is_empty
@@ -155,7 +160,7 @@ def test_escape_drops_dextr_points(make_window, mouse_for, folder, assist_regist
     mouse.click(56, 90)
     mouse.click(184, 90)
     QTest.keyClick(w, Qt.Key_Escape)
-    assert w.tools.current.points == []
+    assert w.tools.current.points == [] and not w.canvas.preview.markers.isVisible()
     mouse.click(120, 134)  # only one point now: nothing runs
     assert not w.assist.busy and w.document.labels.is_empty
     assert "1 of 4" in w.status.message.text()
