@@ -109,18 +109,22 @@ def frame_labels(image: Path, frames: int) -> list[LabelSet]:
     return [load_labels(p) if (p := label_path(image, i)).exists() else shared for i in range(frames)]
 
 
-def postprocess(registry: Any, labels: LabelSet, settings: ExportSettings) -> LabelSet:
-    """Instance separation (when asked) then the minimum size, through their plugins."""
+def postprocess(registry: Any, labels: LabelSet, settings: ExportSettings,
+                view: tuple[int, int, int, int] | None = None) -> LabelSet:
+    """Instance separation (when asked) then the minimum size, through their plugins; with the
+    ``view`` a field-of-view prediction covered, objects its edges cut keep whatever their size."""
     if settings.separate:
         labels = registry.get("postprocessors", "separate").apply(labels, min_distance=settings.min_distance)
     if settings.min_size > 0:
-        labels = registry.get("postprocessors", "min_size").apply(labels, min_size=settings.min_size)
+        extra = {} if view is None else {"view": view}
+        labels = registry.get("postprocessors", "min_size").apply(labels, min_size=settings.min_size, **extra)
     return labels
 
 
-def postprocess_by_class(registry: Any, labels: LabelSet, plan: Mapping[int, Any]) -> LabelSet:
+def postprocess_by_class(registry: Any, labels: LabelSet, plan: Mapping[int, Any],
+                         view: tuple[int, int, int, int] | None = None) -> LabelSet:
     """Each planned class's contours postprocessed with its own settings (a ClassPostprocessing of
-    mia_core.object_scale); other classes' contours stay as they are."""
+    mia_core.object_scale); other classes' contours stay as they are. ``view`` as in postprocess."""
     if not plan:
         return labels
     out = [c for c in labels.contours if c.class_id not in plan]
@@ -128,7 +132,7 @@ def postprocess_by_class(registry: Any, labels: LabelSet, plan: Mapping[int, Any
     for k, p in sorted(plan.items()):
         mine = LabelSet([c for c in labels.contours if c.class_id == k], labels.shape)
         new = postprocess(registry, mine, ExportSettings(min_size=p.min_size, separate=p.separate,
-                                                         min_distance=p.min_distance))
+                                                         min_distance=p.min_distance), view)
         changed = changed or not new.same_as(mine)
         out += new.contours
     return LabelSet(out, labels.shape) if changed else labels
@@ -207,18 +211,20 @@ def _rows(registry: Any, name: str, frame: int | None, labels: LabelSet, pixels:
     return out
 
 
-def postprocess_files(registry: Any, paths: Sequence[Path], settings: ExportSettings | Mapping[int, Any]) -> int:
+def postprocess_files(registry: Any, paths: Sequence[Path], settings: ExportSettings | Mapping[int, Any],
+                      view: tuple[int, int, int, int] | None = None) -> int:
     """Apply separation and the minimum size (the same to every class, or a per-class plan as
-    :func:`postprocess_by_class` takes) to written label files in place; returns the files changed."""
+    :func:`postprocess_by_class` takes) to written label files in place; returns the files changed.
+    ``view``: the field of view the files were predicted in, as in :func:`postprocess`."""
     from mia_core.label_store import read_label_file, save_labels
 
     changed = 0
     for p in paths:
         labels, is_mia = read_label_file(p)
         if isinstance(settings, ExportSettings):
-            new = postprocess(registry, labels, settings)
+            new = postprocess(registry, labels, settings, view)
         else:
-            new = postprocess_by_class(registry, labels, settings)
+            new = postprocess_by_class(registry, labels, settings, view)
         if not new.same_as(labels):
             save_labels(p, new, is_mia)
             changed += 1

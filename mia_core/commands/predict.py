@@ -146,7 +146,8 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
                 include_background=args.background, registry=registry,
                 progress=report, tile_progress=tile_report,
             )
-            postprocess_files(registry, result.written, plan)
+            view = None if fov is None else (fov[0], fov[1], fov[0] + fov[2], fov[1] + fov[3])
+            postprocess_files(registry, result.written, plan, view)  # objects the --fov cuts are kept
             print(note, file=out)
     except LabelsExistError as exc:
         print(f"mia predict: {len(exc.existing)} label file(s) already exist in "

@@ -58,12 +58,13 @@ class LoadedModel:
         plan = self.postprocessing
         return f"; postprocessing from the model's training objects: {describe_postprocessing(plan)}" if plan else ""
 
-    def postprocess(self, labels: LabelSet) -> LabelSet:
-        """Predicted labels after the model's postprocessing."""
+    def postprocess(self, labels: LabelSet, view: Box | None = None) -> LabelSet:
+        """Predicted labels after the model's postprocessing (objects cut by a predicted ``view``'s
+        edges are not dropped as small: the rest of them lies outside)."""
         from mia_core.results import postprocess_by_class
 
         plan = self.postprocessing
-        return postprocess_by_class(self.registry, labels, plan) if plan else labels
+        return postprocess_by_class(self.registry, labels, plan, view) if plan else labels
 
     @property
     def description(self) -> str:
@@ -156,7 +157,7 @@ def predict_frame_job(model: LoadedModel, frame: np.ndarray, name: str, box: Box
         class_map = predict_frame(model.model, frame, model.info, tta=tta, fov=fov, source=name,
                                   progress=report)  # tiles done / tiles in all
         report(0, 0)
-        return model.postprocess(labels_from_class_map(class_map, ignore=IGNORED_CLASSES))
+        return model.postprocess(labels_from_class_map(class_map, ignore=IGNORED_CLASSES), box)
 
     return job
 

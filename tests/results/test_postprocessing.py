@@ -27,6 +27,28 @@ def test_min_size_counts_pixels(registry):
     assert len(registry.get("postprocessors", "min_size").apply(labels, min_size=1)) == 3
 
 
+def test_min_size_keeps_objects_a_field_of_view_cuts(registry):
+    """A field-of-view prediction cuts objects at the view's edges: their size is unknown, so they stay;
+    small ones inside the view, and ones cut only by the image's own edge, still go."""
+    from mia_core.results import ExportSettings, postprocess
+
+    cm = np.full((60, 80), -1, np.int16)
+    view = (10, 0, 50, 40)  # x 10-49, y 0-39: top edge is the image's, the others are inside it
+    cm[20:23, 10:12] = 1  # 6 px on the view's left edge: cut by the view
+    cm[39, 30:33] = 1  # 3 px on the view's bottom edge
+    cm[18:21, 47:50] = 1  # 9 px on the view's right edge
+    cm[0:2, 30:32] = 1  # 4 px on the image's top edge (also the view's): a real small object
+    cm[25:27, 25:27] = 1  # 4 px inside the view
+    cm[5:15, 20:30] = 1  # 100 px, large
+    labels = labels_from_class_map(cm)
+    min_size = registry.get("postprocessors", "min_size")
+    kept = min_size.apply(labels, min_size=20, view=view)
+    assert sorted(c.pixel_count for c in kept) == [3, 6, 9, 100]
+    assert [c.pixel_count for c in min_size.apply(labels, min_size=20)] == [100]  # no view: all small go
+    assert sorted(c.pixel_count for c in postprocess(registry, labels, ExportSettings(min_size=20), view)) == [
+        3, 6, 9, 100]
+
+
 def test_separation_splits_touching_discs_with_a_gap(registry):
     cm = np.full((80, 120), -1, np.int16)
     cm[disk((40, 35), 22)] = 1
