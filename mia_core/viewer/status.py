@@ -12,8 +12,8 @@ import time
 from typing import Callable
 
 import numpy as np
-from PyQt5.QtCore import QTimer
-from PyQt5.QtGui import QFont, QFontMetrics
+from PyQt5.QtCore import Qt, QTimer
+from PyQt5.QtGui import QFont, QFontMetrics, QPainter, QPaintEvent
 from PyQt5.QtWidgets import QLabel, QSizePolicy, QStatusBar, QToolButton, QWidget
 
 from mia_core.viewer.gui_text import speak_gui
@@ -24,12 +24,29 @@ ERROR_STYLE = "color: #ff453a; font-weight: bold;"
 WELCOME_STYLE = "color: #0a84ff;"
 
 
+class ElidedLabel(QLabel):
+    """A one-line label that ends a text too long for it with "…" (a plain QLabel cuts it off
+    mid-word with no sign that more follows); ``text()`` and the tooltip keep the whole text."""
+
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt naming
+        """Draw the text, elided to the label's width."""
+        painter = QPainter(self)
+        rect = self.contentsRect()
+        shown = self.fontMetrics().elidedText(self.text(), Qt.ElideRight, rect.width())
+        self.style().drawItemText(painter, rect, int(self.alignment()), self.palette(), self.isEnabled(),
+                                  shown, self.foregroundRole())
+
+    def shown_text(self) -> str:
+        """The text as drawn now (elided to the width)."""
+        return self.fontMetrics().elidedText(self.text(), Qt.ElideRight, self.contentsRect().width())
+
+
 class StatusBar(QStatusBar):
     """Permanent fields on the right, messages and errors on the left."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.message = QLabel()
+        self.message = ElidedLabel()
         self.message.setObjectName("statusMessage")
         self.message.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)  # long errors never widen the window
         self.welcome = QLabel()

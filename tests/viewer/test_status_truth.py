@@ -118,3 +118,25 @@ def test_one_label_for_the_stack_asks_before_hiding_frame_labels(make_window, mo
     # back to per-frame: the shared label is empty, so nothing is hidden and nothing is asked
     qtbot.mouseClick(w.frame_slider.shared, Qt.LeftButton, pos=w.frame_slider.shared.rect().center())
     assert len(asked) == 2 and w.document.path == label_path(tif, 0)
+
+
+def test_a_message_too_long_for_the_bar_ends_with_an_ellipsis_and_keeps_its_whole_text(qtbot):
+    """A cut-off message says it is cut ("…"); the tooltip and text() still hold all of it."""
+    from PyQt5.QtWidgets import QMainWindow
+
+    from mia_core.viewer.status import StatusBar
+
+    window = QMainWindow()
+    qtbot.addWidget(window)
+    bar = StatusBar()
+    window.setStatusBar(bar)
+    window.resize(700, 300)
+    window.show()
+    bar.info("Loading cancelled")
+    qtbot.waitUntil(lambda: bar.message.width() > 0)
+    assert bar.message.shown_text() == "Loading cancelled"  # one that fits is shown whole
+    long = "Cannot predict: rgb.png has 3 channel(s) (RGB) but the model was trained on 1-channel (grey) images"
+    bar.error(long)
+    shown = bar.message.shown_text()
+    assert shown.endswith("…") and long.startswith(shown[:-1]) and len(shown) < len(long)
+    assert bar.message.text() == long and bar.message.toolTip() == long
