@@ -77,7 +77,9 @@ class Tool(Protocol):
     ``navigates`` is true for tools (drag) during which the viewer pans and zooms.
     Optional: ``hints`` maps each mode to what the user does in it (the status bar and the mode
     buttons show it; without it the app names the tool and mode), and ``status_text()`` says what
-    the tool expects next (shown instead of the hint, e.g. DEXTR's point count).
+    the tool expects next (shown instead of the hint, e.g. DEXTR's point count), and
+    ``in_progress`` is true while an edit is under way (a stroke, polygon or points), so Escape
+    drops that edit rather than cancelling a running task (a tool without it counts as idle).
     """
 
     name: str

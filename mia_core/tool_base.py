@@ -162,5 +162,10 @@ class BaseTool:
         """What to draw while the tool is in progress."""
         return None
 
+    @property
+    def in_progress(self) -> bool:
+        """True while an edit is under way, so Escape drops it before it cancels a running task."""
+        return False
+
     def cancel(self) -> None:
         """Drop any edit in progress (Escape, tool switch, image change)."""

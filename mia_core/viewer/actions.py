@@ -106,9 +106,9 @@ def build_actions(window: "object") -> Actions:
     key(Qt.Key_PageUp, lambda: w.image_list.step(-1), "previous image")
     key(Qt.Key_Period, lambda: w.frame_slider.step(1), "next frame of a stack")
     key(Qt.Key_Comma, lambda: w.frame_slider.step(-1), "previous frame of a stack")
-    key(Qt.Key_Escape, lambda: w.autoseg.cancel() or w.models.cancel() or w.escape(),
-        "drop the stroke, polygon or DEXTR points in progress; cancel a running assistant "
-        "(Smart mode, DEXTR, Auto-seg), a prediction or DEXTR training")
+    key(Qt.Key_Escape, w.escape,
+        "drop the stroke, polygon or DEXTR points in progress; with none, cancel a running "
+        "assistant (Smart mode, DEXTR, Auto-seg), a prediction or DEXTR training")
     for digit in range(10):
         key(Qt.Key_0 + digit, lambda d=digit: w.class_panel.set_active(d), "make class 0 … 9 the active class")
     return acts

@@ -113,11 +113,14 @@ class ToolController(QObject):
         self.sizeChanged.emit(int(tool.size))
         self._emit_preview()
 
-    def cancel(self) -> None:
-        """Escape, image or frame change: drop the edit in progress."""
-        if self.current is not None:
-            self._safe(self.current.cancel)
+    def cancel(self) -> bool:
+        """Escape, image or frame change: drop the edit in progress; True if there was one."""
+        tool = self.current
+        dropped = bool(getattr(tool, "in_progress", False)) if tool is not None else False
+        if tool is not None:
+            self._safe(tool.cancel)
         self.previewChanged.emit(None)
+        return dropped
 
     # --- events ------------------------------------------------------------------------------
     def press(self, event: PointerEvent) -> None:

@@ -356,9 +356,11 @@ class MainWindow(QMainWindow):
         ))
 
     def escape(self) -> None:
-        """Escape: drop the stroke in progress and cancel a running assistant (or DEXTR training)."""
-        self.tools.cancel()
-        self.assist.cancel() or self.assist.cancel_training()
+        """Escape: drop the edit in progress; only when there is none, cancel one running task."""
+        if self.tools.cancel():
+            return
+        (self.autoseg.cancel() or self.models.cancel() or self.assist.cancel()
+         or self.assist.cancel_training())
 
     def _labels_changed(self, doc: LabelDocument, labels: LabelSet) -> None:
         """Every saved change of any document: redraw if it is on screen, update the list."""

@@ -124,6 +124,11 @@ class DextrTool(BaseTool):
             return None
         return Preview(markers=np.asarray(self._points, dtype=np.float64))
 
+    @property
+    def in_progress(self) -> bool:
+        """True while points is under way (Escape drops it first)."""
+        return bool(self._points)
+
     def cancel(self) -> None:
         """Drop the points clicked so far."""
         self._points = []

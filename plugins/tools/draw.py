@@ -61,6 +61,11 @@ class DrawTool(BaseTool):
             return None
         return shape_preview(np.asarray(self._stroke, dtype=np.float64), self.mode, self.size)
 
+    @property
+    def in_progress(self) -> bool:
+        """True while a stroke is under way (Escape drops it first)."""
+        return self._stroke is not None
+
     def cancel(self) -> None:
         """Drop the stroke in progress."""
         self._stroke = None

@@ -82,6 +82,11 @@ class ExpandTool(BaseTool):
         return Preview(polyline=polyline, closed=False, circle=(*self._cursor, float(self.size)),
                        width=2.0 * self.size, erase=self.mode == "erase")
 
+    @property
+    def in_progress(self) -> bool:
+        """True while a stroke is under way (Escape drops it first)."""
+        return self._path is not None
+
     def cancel(self) -> None:
         """Drop the stroke in progress (nothing has been painted into the document yet)."""
         self._path = None
