@@ -157,8 +157,17 @@ class AssistControl(QObject):
             self.w.status.error(message)
             self.finished.emit(message)
 
+        def cancelled() -> None:
+            """The bar's Cancel (Escape goes through cancel() and has already moved on)."""
+            if generation != self._generation:
+                return
+            self.task = None
+            self.w.status.info("Assistant cancelled; labels unchanged")
+            self.finished.emit(self.w.status.message.text())
+
         task.signals.finished.connect(finished)
         task.signals.failed.connect(failed)
+        task.signals.cancelled.connect(cancelled)
         self.task = task
         self.w.status.progress.track(task, delay_ms=0)
         self.runner.start(task)

@@ -182,6 +182,42 @@ def test_escape_cancels_a_running_assistant_and_labels_stay(make_window, mouse_f
     assert results == [] and w.document.labels.is_empty
 
 
+def test_the_bars_cancel_frees_a_running_assistant_and_labels_stay(make_window, folder, assist_registry, qtbot):
+    import threading
+
+    w = make_window(folder, assist_registry)
+    gate = threading.Event()
+    results = []
+    w.assist.run(lambda: gate.wait(10) or "done", results.append, "slow assistant")
+    panel = w.status.progress
+    qtbot.waitUntil(panel.isVisible)
+    qtbot.mouseClick(panel.cancel_button, Qt.LeftButton)
+    assert not panel.isVisible()
+    with qtbot.waitSignal(w.assist.finished, timeout=10000):
+        gate.set()  # the worker ends its call; its result is dropped
+    assert not w.assist.busy and w.status.message.text() == "Assistant cancelled; labels unchanged"
+    assert results == [] and w.document.labels.is_empty
+
+
+def test_escape_drops_points_in_progress_before_it_cancels_a_running_task(
+        make_window, mouse_for, folder, assist_registry, qtbot):
+    import threading
+
+    w = make_window(folder, assist_registry)
+    mouse = mouse_for(w)
+    gate = threading.Event()
+    w.assist.run(lambda: gate.wait(10) or "done", lambda _r: None, "slow assistant")
+    QTest.keyClick(w, Qt.Key_F7)
+    mouse.click(120, 46)
+    mouse.click(56, 90)
+    QTest.keyClick(w, Qt.Key_Escape)  # first: the two DEXTR points go, the task runs on
+    assert w.tools.current.points == [] and w.assist.busy
+    QTest.keyClick(w, Qt.Key_Escape)  # then, with nothing being drawn: the task
+    assert not w.assist.busy and "cancelled" in w.status.message.text()
+    gate.set()
+    w.assist.runner.wait(5000)
+
+
 def test_smart_mode_view_change_evaluates_kept_models_frozen(make_window, mouse_for, folder, assist_registry, qtbot):
     w = make_window(folder, assist_registry)
     mouse = mouse_for(w)
