@@ -249,8 +249,9 @@ def test_refusals_no_model_bad_model_folder_and_rgb_images(make_window, qtbot, t
     wait_loaded(qtbot, w)
 
 
+@pytest.mark.parametrize("how", ["escape", "cancel button"])
 def test_escape_stops_a_folder_prediction_and_keeps_what_was_written(make_window, image_folder, qtbot, model_dir,
-                                                                     monkeypatch):
+                                                                     monkeypatch, how):
     import threading
 
     import mia_core.engine.predict as engine_predict
@@ -273,7 +274,10 @@ def test_escape_stops_a_folder_prediction_and_keeps_what_was_written(make_window
     qtbot.waitUntil(lambda: label_path(image_folder / "a_blobs.png").exists())
     assert panel.text.text() == "Predicting 3 image(s)"  # named by the bar, not twice in the status bar
     assert "Predicting" not in w.status.message.text()
-    QTest.keyClick(w, Qt.Key_Escape)
+    if how == "escape":
+        QTest.keyClick(w, Qt.Key_Escape)
+    else:
+        qtbot.mouseClick(panel.cancel_button, Qt.LeftButton)
     assert not panel.isVisible() and panel.task is None  # the bar goes at once
     assert w.status.message.text() != "Loading cancelled"  # the bar's cancel is not taken for a load's
     gate.set()
