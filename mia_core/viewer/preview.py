@@ -236,7 +236,7 @@ class PreviewLayer:
             self.circle.setVisible(False)
 
     def _show_markers(self, markers: np.ndarray | None) -> None:
-        """Clicked points as dots in the class colour, ringed in black and white to show on any image."""
+        """Clicked points as dots in the class colour, ringed in white so they stand out on dark images."""
         if markers is None or not len(markers):
             self.markers.setVisible(False)
             return
