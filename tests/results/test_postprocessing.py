@@ -49,6 +49,21 @@ def test_min_size_keeps_objects_a_field_of_view_cuts(registry):
         3, 6, 9, 100]
 
 
+def test_min_size_drops_objects_a_pixel_inside_the_view_and_on_the_images_far_edges(registry):
+    """Only touching the view's edge counts as cut: one pixel inside is a whole speck; a view that ends
+    at the image's right and bottom edges cuts nothing there."""
+    cm = np.full((60, 80), -1, np.int16)
+    view = (30, 20, 80, 60)  # reaches the image's right (x 79) and bottom (y 59) edges
+    cm[40:42, 31:33] = 1  # 4 px, one pixel inside the view's left edge
+    cm[21:23, 50:52] = 1  # 4 px, one pixel inside the top edge
+    cm[40:42, 78:80] = 1  # 4 px on the image's right edge (also the view's)
+    cm[58:60, 50:52] = 1  # 4 px on the image's bottom edge (also the view's)
+    cm[30:33, 30:32] = 1  # 6 px on the view's left edge: cut
+    labels = labels_from_class_map(cm)
+    min_size = registry.get("postprocessors", "min_size")
+    assert [c.pixel_count for c in min_size.apply(labels, min_size=20, view=view)] == [6]
+
+
 def test_separation_splits_touching_discs_with_a_gap(registry):
     cm = np.full((80, 120), -1, np.int16)
     cm[disk((40, 35), 22)] = 1
