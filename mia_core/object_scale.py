@@ -67,7 +67,7 @@ def measure_scales(samples: Iterable[tuple[np.ndarray, np.ndarray]]) -> dict[int
     of touching instances also gets the split distance calibrated on its labels."""
     areas: dict[int, list[np.ndarray]] = {}
     touching: dict[int, bool] = {}
-    clumps: dict[int, list[np.ndarray]] = {}
+    clumps: dict[int, Reservoir] = {}
     for target, instances in samples:
         for k in np.unique(target[(instances > 0) & (target > 0)]):
             k = int(k)
@@ -75,14 +75,37 @@ def measure_scales(samples: Iterable[tuple[np.ndarray, np.ndarray]]) -> dict[int
             sizes = np.bincount(inst.ravel())[1:]
             areas.setdefault(k, []).append(sizes[sizes > 0])
             touching[k] = touching.get(k, False) or bool(touching_pixels(inst).any())
-            clumps.setdefault(k, []).extend(_clumps(inst))
+            keep = clumps.setdefault(k, Reservoir(CALIBRATION_CLUMPS))
+            for clump in _clumps(inst):
+                keep.add(clump)
     out = {}
     for k in sorted(areas):
         sizes = np.concatenate(areas[k])
         median = float(np.median(sizes))
-        distance = calibrate_min_distance(clumps[k], _radius(median)) if touching[k] else None
+        distance = calibrate_min_distance(clumps[k].items, _radius(median)) if touching[k] else None
         out[k] = ClassScale(int(sizes.size), median, touching[k], distance)
     return out
+
+
+class Reservoir:
+    """A uniform random sample of at most ``size`` items from a stream of unknown length (Vitter's
+    algorithm R, seeded), so calibration holds a bounded number of crops however many images train."""
+
+    def __init__(self, size: int, seed: int = 0) -> None:
+        self.size = size
+        self.seen = 0
+        self.items: list[Any] = []
+        self._rng = np.random.default_rng(seed)
+
+    def add(self, item: Any) -> None:
+        """Offer one item: kept with probability size / seen."""
+        self.seen += 1
+        if len(self.items) < self.size:
+            self.items.append(item)
+            return
+        j = int(self._rng.integers(self.seen))
+        if j < self.size:
+            self.items[j] = item
 
 
 def _radius(median_area: float) -> int:

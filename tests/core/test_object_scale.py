@@ -121,3 +121,15 @@ def test_scales_pool_all_images_and_round_trip_through_json():
     assert describe_scales(scales, ["background", "nuclei"]) == (
         "objects: class 1 'nuclei': 12, median 100 px; predictions will split touching ones "
         f"(min distance {scales[1].min_distance} px) and drop objects under 25 px")
+
+
+def test_the_calibration_sample_stays_bounded_and_spans_the_whole_stream():
+    from mia_core.object_scale import Reservoir
+
+    keep = Reservoir(50)
+    for i in range(10_000):
+        keep.add(i)
+    assert keep.seen == 10_000 and len(keep.items) == 50 and len(set(keep.items)) == 50
+    # uniform over the stream: about 5 of the 50 in each tenth, none of the tenths empty
+    tenths = np.bincount(np.asarray(keep.items) // 1000, minlength=10)
+    assert tenths.min() >= 1 and tenths.max() <= 14
