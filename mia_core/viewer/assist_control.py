@@ -158,12 +158,9 @@ class AssistControl(QObject):
             self.finished.emit(message)
 
         def cancelled() -> None:
-            """The bar's Cancel (Escape goes through cancel() and has already moved on)."""
-            if generation != self._generation:
-                return
-            self.task = None
-            self.w.status.info("Assistant cancelled; labels unchanged")
-            self.finished.emit(self.w.status.message.text())
+            """The bar's Cancel ends as Escape does (Escape's cancel() has already moved on)."""
+            if generation == self._generation and self.cancel():
+                self.finished.emit(self.w.status.message.text())
 
         task.signals.finished.connect(finished)
         task.signals.failed.connect(failed)

@@ -116,7 +116,7 @@ class ToolController(QObject):
     def cancel(self) -> bool:
         """Escape, image or frame change: drop the edit in progress; True if there was one."""
         tool = self.current
-        dropped = bool(getattr(tool, "in_progress", False)) if tool is not None else False
+        dropped = bool(getattr(tool, "in_progress", False))  # no tool, or one without it: nothing
         if tool is not None:
             self._safe(tool.cancel)
         self.previewChanged.emit(None)

@@ -126,7 +126,7 @@ class DextrTool(BaseTool):
 
     @property
     def in_progress(self) -> bool:
-        """True while points is under way (Escape drops it first)."""
+        """True once a point is clicked (Escape drops the points first)."""
         return bool(self._points)
 
     def cancel(self) -> None:
