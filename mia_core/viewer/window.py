@@ -358,6 +358,7 @@ class MainWindow(QMainWindow):
     def escape(self) -> None:
         """Escape: drop the edit in progress; only when there is none, cancel one running task."""
         if self.tools.cancel():
+            self.status.show_hint()  # else it keeps the dropped edit's text (DEXTR's "2 of 4")
             return
         (self.autoseg.cancel() or self.models.cancel() or self.assist.cancel()
          or self.assist.cancel_training())

@@ -212,6 +212,7 @@ def test_escape_drops_points_in_progress_before_it_cancels_a_running_task(
     mouse.click(56, 90)
     QTest.keyClick(w, Qt.Key_Escape)  # first: the two DEXTR points go, the task runs on
     assert w.tools.current.points == [] and w.assist.busy
+    assert "0 of 4" in w.status.message.text()  # the bar no longer counts the dropped points
     QTest.keyClick(w, Qt.Key_Escape)  # then, with nothing being drawn: the task
     assert not w.assist.busy and "cancelled" in w.status.message.text()
     gate.set()
